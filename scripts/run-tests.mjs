@@ -6,6 +6,9 @@ import { readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 
 const root = new URL("..", import.meta.url).pathname;
+// A test that hangs fails after this long instead of holding CI until its hard limit. The longest
+// end-to-end file takes about a minute here.
+const TEST_TIMEOUT_MS = 10 * 60_000;
 const filters = process.argv.slice(2);
 
 function findTests(dir, found = []) {
@@ -42,6 +45,7 @@ run(process.execPath, [
   "--import",
   "./scripts/test-seed.mjs",
   "--test",
+  `--test-timeout=${TEST_TIMEOUT_MS}`,
   "--test-reporter=spec",
   ...files,
 ]);

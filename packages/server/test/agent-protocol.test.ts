@@ -18,6 +18,7 @@ import {
   listEvents,
   listInstanceMembers,
   type StoreEvent,
+  setNodeState,
 } from "../src/index.js";
 import { sweepLostNodes } from "../src/reconcile/sweep-lost-nodes.js";
 import { callApi, mintBootstrapToken, sampleInventory, TestAgent } from "./agent-fixtures.js";
@@ -628,6 +629,54 @@ for (const backend of BACKENDS) {
       assert.equal(await stateOf(stopped), "stopped");
       const members = await listInstanceMembers(h.store.db, running);
       assert.equal(members[0]?.endpoint_url, `http://127.0.0.1:${members[0]?.host_port}/lab`);
+    });
+
+    it("lost agent on a draining node: the node stays draining, its instances go unknown and reconcile when it returns", async () => {
+      const instanceId = await launch("corr-lost-draining");
+      const lease = await leaseFor(instanceId);
+      await agent.result(lease.task_id, "succeeded", {
+        container_id: `ctr-${instanceId.slice(0, 8)}`,
+        ports: [{ endpoint: "web", container_port: 8888, host_port: port }],
+      });
+      assert.equal(await stateOf(instanceId), "running");
+      await agent.heartbeat();
+      await setNodeState(h.store.db, { id: agent.nodeId, to: "draining" });
+      try {
+        offset += OFFLINE_AFTER_MS + 5_000;
+        const report = await sweepLostNodes(h.store.db, {
+          now: now(),
+          offline_after_ms: OFFLINE_AFTER_MS,
+        });
+        assert.ok(!report.nodes.includes(agent.nodeId));
+        assert.ok(report.draining.includes(agent.nodeId));
+        assert.equal((await getNode(h.store.db, agent.nodeId))?.state, "draining");
+        assert.equal(await stateOf(instanceId), "unknown");
+        const lost = (await eventsOf(instanceId)).find(
+          (event) => event.correlation_id === report.correlation_id,
+        );
+        assert.equal(lost?.data.reason, "node_lost");
+        // Nothing left to lose: the next sweep reports nothing for the node.
+        const again = await sweepLostNodes(h.store.db, {
+          now: now(),
+          offline_after_ms: OFFLINE_AFTER_MS,
+        });
+        assert.ok(!again.draining.includes(agent.nodeId));
+
+        const back = await agent.heartbeat();
+        assert.equal(back.json.state, "draining");
+        const reconciled = await agent.reportContainers([
+          {
+            name: `gpuaas-${instanceId}`,
+            container_id: `ctr-${instanceId.slice(0, 8)}`,
+            state: "running",
+            labels: { "dev.gpuaas.managed": "true", "dev.gpuaas.instance": instanceId },
+          },
+        ]);
+        assert.equal(reconciled.status, 200, reconciled.body);
+        assert.equal(await stateOf(instanceId), "running");
+      } finally {
+        await setNodeState(h.store.db, { id: agent.nodeId, to: "online" });
+      }
     });
 
     it("an instance whose launch was in flight stays unknown until the redelivered launch reports", async () => {

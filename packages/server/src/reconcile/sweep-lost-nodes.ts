@@ -1,7 +1,8 @@
 /**
  * The lost-agent sweep. An agent that stops heartbeating may have lost its host, its network or
  * just itself; the control plane cannot tell, so it says so: the node goes `offline` and every
- * instance that was doing or running something there goes `unknown`, each with an event. When
+ * instance that was doing or running something there goes `unknown`, each with an event (a
+ * draining node stays draining, the operator's intent, but its instances go `unknown` too). When
  * the agent returns, its heartbeat brings the node back `online`, and its task results and its
  * container report (`POST /api/v1/agent/inventory/containers`) settle the instances again.
  */
@@ -17,7 +18,11 @@ import {
   type StoreDb,
   transitionInstance,
 } from "../store/index.js";
-import { listNodeInstances, markLostNodesOffline } from "../store/node-instances.js";
+import {
+  listLostDrainingNodes,
+  listNodeInstances,
+  markLostNodesOffline,
+} from "../store/node-instances.js";
 
 /** Instance states a lost agent leaves in doubt: every state that may move to `unknown`. */
 export const STATES_LOST_WITH_AGENT: readonly InstanceState[] = (
@@ -29,6 +34,8 @@ export interface SweepReport {
   readonly correlation_id: string;
   /** Nodes moved `online → offline`. */
   readonly nodes: readonly string[];
+  /** Draining nodes without heartbeats whose instances this sweep marked unknown (they stay draining). */
+  readonly draining: readonly string[];
   readonly instances: readonly { readonly id: string; readonly from: InstanceState }[];
 }
 
@@ -49,17 +56,11 @@ export async function sweepLostNodes(
   return inTransaction(db, async (tx) => {
     const nodes = await markLostNodesOffline(tx, { cutoff, now: input.now });
     const instances: { id: string; from: InstanceState }[] = [];
-    for (const nodeId of nodes) {
-      await appendAudit(tx, {
-        actor: "system",
-        action: "node.offline",
-        target: `node:${nodeId}`,
-        correlation_id: correlationId,
-        data: { reason: "heartbeat_missed", offline_after_ms: input.offline_after_ms },
-      });
+    const loseInstances = async (nodeId: string): Promise<number> => {
       const busy = await listNodeInstances(tx, { node_id: nodeId, states: STATES_LOST_WITH_AGENT });
+      let moved = 0;
       for (const instance of busy) {
-        const moved = await moveUnlessChanged(() =>
+        const done = await moveUnlessChanged(() =>
           transitionInstance(tx, {
             id: instance.id,
             from: instance.state,
@@ -70,10 +71,42 @@ export async function sweepLostNodes(
             now: input.now,
           }),
         );
-        if (moved) instances.push({ id: instance.id, from: instance.state });
+        if (done) {
+          instances.push({ id: instance.id, from: instance.state });
+          moved += 1;
+        }
       }
+      return moved;
+    };
+    for (const nodeId of nodes) {
+      await appendAudit(tx, {
+        actor: "system",
+        action: "node.offline",
+        target: `node:${nodeId}`,
+        correlation_id: correlationId,
+        data: { reason: "heartbeat_missed", offline_after_ms: input.offline_after_ms },
+      });
+      await loseInstances(nodeId);
     }
-    return { correlation_id: correlationId, nodes, instances };
+    // A draining node stays draining; only a sweep that changed something leaves an audit entry,
+    // so a silent draining node does not add one every interval.
+    const draining: string[] = [];
+    for (const nodeId of await listLostDrainingNodes(tx, { cutoff })) {
+      if ((await loseInstances(nodeId)) === 0) continue;
+      draining.push(nodeId);
+      await appendAudit(tx, {
+        actor: "system",
+        action: "node.lost",
+        target: `node:${nodeId}`,
+        correlation_id: correlationId,
+        data: {
+          reason: "heartbeat_missed",
+          state: "draining",
+          offline_after_ms: input.offline_after_ms,
+        },
+      });
+    }
+    return { correlation_id: correlationId, nodes, draining, instances };
   });
 }
 

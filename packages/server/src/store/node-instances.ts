@@ -113,6 +113,28 @@ export async function markLostNodesOffline(
   return ids;
 }
 
+/**
+ * Draining nodes whose agent has stopped heartbeating (no heartbeat since `cutoff`). They keep
+ * their state, which is the operator's intent, but their instances are as lost as anywhere else.
+ */
+export async function listLostDrainingNodes(
+  db: StoreDb,
+  input: { readonly cutoff: Date },
+): Promise<string[]> {
+  const rows = await db
+    .selectFrom("nodes")
+    .select("id")
+    .where("state", "=", "draining")
+    .where((eb) =>
+      eb.or([eb("last_heartbeat_at", "is", null), eb("last_heartbeat_at", "<", input.cutoff)]),
+    )
+    .orderBy("id")
+    .forUpdate()
+    .skipLocked()
+    .execute();
+  return rows.map((row) => row.id);
+}
+
 /** Deletes an instance's members (its containers are gone). */
 export async function deleteInstanceMembers(db: StoreDb, instanceId: string): Promise<void> {
   await db.deleteFrom("app_instance_members").where("instance_id", "=", instanceId).execute();
