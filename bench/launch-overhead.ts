@@ -3,16 +3,25 @@
 // `podman run -d` with exactly the flags the agent renders, plus polling the same readiness URL
 // until it answers. 20 runs of each, interleaved (the order alternates), after a warm-up that
 // pulls the image. Also the resident memory of an idle agent (`gpuaas agent run`, registered and
-// long-polling) and of `gpuaas up`. A benchmark, not a test: it prints figures and asserts nothing.
+// long-polling) and of `gpuaas up`, and of the `podman system service` each runs for the podman
+// API driver. A benchmark, not a test: it prints figures and asserts nothing.
 // Run: npm run bench:launch   (needs podman, docker-registry and busybox-static: npm run setup)
+// The agents drive podman through its libpod API, the default; GPUAAS_AGENT_PODMAN_DRIVER=cli
+// npm run bench:launch measures the CLI driver instead.
 import { execFile, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { chown, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { cpus, loadavg, release, tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { promisify } from "node:util";
-import { loadAgentConfig, renderCreateArgs, toCreateRequest } from "@gpuaas/agent";
+import {
+  loadAgentConfig,
+  renderCreateArgs,
+  SERVICE_PID_FILE,
+  toCreateRequest,
+  toPodmanSocketPath,
+} from "@gpuaas/agent";
 import { resolveLaunch, validateProfile } from "@gpuaas/contract";
 import { renderOciLaunch } from "@gpuaas/engines";
 import YAML from "yaml";
@@ -85,6 +94,14 @@ async function rssMib(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, "utf8");
   const kib = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);
   return Math.round((kib / 1024) * 10) / 10;
+}
+
+/** RSS of the podman API service an agent with this state directory runs, if it runs one. */
+async function serviceRssMib(stateDir: string): Promise<number | null> {
+  const pidFile = join(dirname(toPodmanSocketPath(stateDir)), SERVICE_PID_FILE);
+  const pid = Number((await readFile(pidFile, "utf8").catch(() => "")).trim());
+  if (!Number.isInteger(pid) || pid <= 1) return null;
+  return rssMib(pid).catch(() => null);
 }
 
 async function waitForHttp(url: string, timeoutMs: number): Promise<void> {
@@ -316,6 +333,8 @@ async function main(): Promise<void> {
     });
     await sleep(IDLE_SETTLE_MS);
     const agentRss = await rssMib(idleAgent.pid);
+    // With the podman API driver (the default) an agent also runs `podman system service`.
+    const agentServiceRss = await serviceRssMib(join(dir, "idle-agent"));
     const leftovers = (
       await podman([
         "ps",
@@ -329,6 +348,7 @@ async function main(): Promise<void> {
       .split("\n")
       .filter((name) => name.trim().length > 0);
     const upRss = await rssMib(up.pid);
+    const upServiceRss = await serviceRssMib(agentDir);
 
     const figures = {
       runs: RUNS,
@@ -340,8 +360,10 @@ async function main(): Promise<void> {
       overhead_median_ms: median(managed) - median(raw),
       overhead_p90_ms: quantile(managed, 0.9) - quantile(raw, 0.9),
       idle_agent_rss_mib: agentRss,
+      idle_agent_podman_service_rss_mib: agentServiceRss,
       managed_containers_left: leftovers.length,
       gpuaas_up_rss_mib: upRss,
+      gpuaas_up_podman_service_rss_mib: upServiceRss,
     };
     console.log("");
     console.log("| path | median | p90 |");
@@ -359,6 +381,11 @@ async function main(): Promise<void> {
     console.log(
       `idle agent (gpuaas agent run) RSS ${agentRss} MiB; gpuaas up (control plane + PGlite + agent) RSS ${upRss} MiB`,
     );
+    if (agentServiceRss !== null || upServiceRss !== null) {
+      console.log(
+        `their podman API services (podman system service, one each) RSS ${agentServiceRss ?? "?"} MiB and ${upServiceRss ?? "?"} MiB`,
+      );
+    }
     await mkdir(new URL("./results/", import.meta.url), { recursive: true });
     const out = new URL(
       `./results/launch-overhead-${new Date().toISOString().slice(0, 10)}.json`,

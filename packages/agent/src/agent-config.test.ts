@@ -43,4 +43,37 @@ describe("loadAgentConfig", () => {
       "/workloadsRoot",
     ]);
   });
+
+  it("drives podman through its API by default; cli or an existing socket on request", () => {
+    assert.equal(loadAgentConfig(base, "x64").config?.podmanDriver, "api");
+    assert.equal(
+      loadAgentConfig({ ...base, podmanDriver: "cli" }, "x64").config?.podmanDriver,
+      "cli",
+    );
+    const socket = loadAgentConfig({ ...base, podmanSocket: "/run/podman/podman.sock" }, "x64");
+    assert.equal(socket.config?.podmanSocket, "/run/podman/podman.sock");
+    const bad = loadAgentConfig(
+      {
+        ...base,
+        podmanDriver: "rest" as "api",
+        podmanSocket: `/run/${"x".repeat(120)}.sock`,
+      },
+      "x64",
+    );
+    assert.deepEqual(
+      bad.issues.map((issue) => issue.pointer),
+      ["/podmanDriver", "/podmanSocket"],
+    );
+    const cliWithSocket = loadAgentConfig(
+      { ...base, podmanDriver: "cli", podmanSocket: "relative.sock" },
+      "x64",
+    );
+    assert.deepEqual(
+      cliWithSocket.issues.map((issue) => issue.message),
+      [
+        "podmanSocket must be an absolute, normalised path",
+        "podmanSocket is used only with podmanDriver api",
+      ],
+    );
+  });
 });

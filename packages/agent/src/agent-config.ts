@@ -1,6 +1,7 @@
 import { isAbsolute, normalize } from "node:path";
 import { DEFAULT_CDI_DIRS } from "./gpu-inventory.js";
 import { normalizeArchitecture } from "./parse-runtime-json.js";
+import { MAX_SOCKET_PATH_BYTES } from "./podman-service.js";
 
 /** The agent's host-side settings. Paths here are operator configuration, never task input. */
 export interface AgentConfig {
@@ -38,6 +39,16 @@ export interface AgentConfig {
   /** Most lines and bytes `readLogs` returns. */
   readonly maxLogTail: number;
   readonly maxLogBytes: number;
+  /**
+   * How the agent drives podman: `api`, the libpod REST API on a unix socket (a request per step,
+   * the CLI as fallback when the API is not there), or `cli`, one podman process per step.
+   */
+  readonly podmanDriver: "api" | "cli";
+  /**
+   * An existing libpod socket to use instead of starting the agent's own
+   * `podman system service` (`podmanDriver: "api"` only).
+   */
+  readonly podmanSocket?: string;
 }
 
 /** What a caller may set; everything else has a default. */
@@ -64,6 +75,7 @@ export const AGENT_CONFIG_DEFAULTS = {
   excerptBytes: 4096,
   maxLogTail: 10_000,
   maxLogBytes: 256 * 1024,
+  podmanDriver: "api",
 } as const;
 
 function isCleanAbsolute(path: string): boolean {
@@ -114,6 +126,28 @@ export function loadAgentConfig(
     }
     if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:")) {
       issues.push({ pointer: "/pipIndexUrl", message: "pipIndexUrl must be an http(s) URL" });
+    }
+  }
+  if (config.podmanDriver !== "api" && config.podmanDriver !== "cli") {
+    issues.push({ pointer: "/podmanDriver", message: "podmanDriver must be api or cli" });
+  }
+  if (config.podmanSocket !== undefined) {
+    if (!isCleanAbsolute(config.podmanSocket)) {
+      issues.push({
+        pointer: "/podmanSocket",
+        message: "podmanSocket must be an absolute, normalised path",
+      });
+    } else if (Buffer.byteLength(config.podmanSocket) > MAX_SOCKET_PATH_BYTES) {
+      issues.push({
+        pointer: "/podmanSocket",
+        message: `podmanSocket must be at most ${MAX_SOCKET_PATH_BYTES} bytes (a unix socket path)`,
+      });
+    }
+    if (config.podmanDriver === "cli") {
+      issues.push({
+        pointer: "/podmanSocket",
+        message: "podmanSocket is used only with podmanDriver api",
+      });
     }
   }
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(config.registryUsername)) {

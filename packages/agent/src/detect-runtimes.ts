@@ -1,11 +1,16 @@
 import type { ContainerRuntime, RuntimeProbe } from "./container-runtime.js";
+import {
+  closeRuntime,
+  createPodmanDriver,
+  type PodmanDriverOptions,
+} from "./create-podman-driver.js";
 import { createDockerRuntime, type DockerRuntimeOptions } from "./docker-runtime.js";
 import { createNerdctlRuntime, type NerdctlRuntimeOptions } from "./nerdctl-runtime.js";
-import { createPodmanRuntime, type PodmanRuntimeOptions } from "./podman-runtime.js";
 
 /** Driver options per runtime, for detection and for the driver then used. */
 export interface RuntimeDriverOptions {
-  readonly podman?: PodmanRuntimeOptions;
+  /** With a `socketPath`, podman is driven through its libpod API (the CLI as fallback). */
+  readonly podman?: PodmanDriverOptions;
   readonly docker?: DockerRuntimeOptions;
   readonly nerdctl?: NerdctlRuntimeOptions;
 }
@@ -19,7 +24,7 @@ export interface DetectedRuntime {
 /** The three drivers in order of preference: podman, docker, nerdctl. */
 export function createRuntimeDrivers(options: RuntimeDriverOptions = {}): ContainerRuntime[] {
   return [
-    createPodmanRuntime(options.podman),
+    createPodmanDriver(options.podman),
     createDockerRuntime(options.docker),
     createNerdctlRuntime(options.nerdctl),
   ];
@@ -41,4 +46,21 @@ export async function detectRuntimes(
 /** The runtime to use: the first answering one in order of preference (podman, docker, nerdctl). */
 export function selectRuntime(detected: readonly DetectedRuntime[]): DetectedRuntime | undefined {
   return detected.find((runtime) => runtime.probe.answering);
+}
+
+/**
+ * Stops what the drivers not kept started (a podman API service probed but not selected).
+ *
+ * @example
+ * await closeUnselected(detected, selectRuntime(detected))
+ */
+export async function closeUnselected(
+  detected: readonly DetectedRuntime[],
+  kept: DetectedRuntime | undefined,
+): Promise<void> {
+  await Promise.all(
+    detected
+      .filter((runtime) => runtime !== kept)
+      .map((runtime) => closeRuntime(runtime.driver).catch(() => undefined)),
+  );
 }

@@ -69,6 +69,16 @@ export {
   type OciExecutor,
 } from "./create-oci-executor.js";
 export {
+  closeRuntime,
+  createPodmanDriver,
+  onRuntimeNotice,
+  PODMAN_DRIVERS,
+  type PodmanDriver,
+  type PodmanDriverName,
+  type PodmanDriverOptions,
+} from "./create-podman-driver.js";
+export {
+  closeUnselected,
   createRuntimeDrivers,
   type DetectedRuntime,
   detectRuntimes,
@@ -96,6 +106,11 @@ export {
 export { AGENT_LABELS, isManagedFor } from "./managed-containers.js";
 export { createNerdctlRuntime, type NerdctlRuntimeOptions } from "./nerdctl-runtime.js";
 export {
+  createPodmanApiRuntime,
+  type PodmanApiRuntime,
+  type PodmanApiRuntimeOptions,
+} from "./podman-api-runtime.js";
+export {
   type ContainersConfSettings,
   createPodmanRuntime,
   DEFAULT_CONTAINERS_CONF,
@@ -103,6 +118,13 @@ export {
   type PodmanRuntimeOptions,
   renderContainersConf,
 } from "./podman-runtime.js";
+export {
+  createPodmanService,
+  type PodmanService,
+  type PodmanServiceOptions,
+  SERVICE_PID_FILE,
+  toPodmanSocketPath,
+} from "./podman-service.js";
 export { type LogsResult, readLogs } from "./read-logs.js";
 export { type ManagedContainer, type RebuiltState, rebuildState } from "./rebuild-state.js";
 export { createRedactor, REDACTED, type Redactor, redactDeep, toExcerpt } from "./redact.js";

@@ -58,6 +58,17 @@ export function renderContainersConf(settings: ContainersConfSettings): string {
   return lines.join("\n");
 }
 
+/** Writes the agent's containers.conf unless the file already says exactly that. */
+export async function writeContainersConf(
+  conf: { readonly path: string } & ContainersConfSettings,
+): Promise<void> {
+  const content = renderContainersConf(conf);
+  const current = await readFile(conf.path, "utf8").catch(() => undefined);
+  if (current === content) return;
+  await mkdir(dirname(conf.path), { recursive: true });
+  await writeFile(conf.path, content, { mode: 0o644 });
+}
+
 /** True for a `host[:port]` on the loopback interface. */
 export function isLoopbackRegistry(registry: string): boolean {
   const host = registry.startsWith("[")
@@ -132,12 +143,7 @@ export function createPodmanRuntime(options: PodmanRuntimeOptions = {}): Contain
       inspectArgs: ["container", "inspect"],
       removeArgs: ["rm", "--force", "--volumes", "--time", "0"],
       async prepare() {
-        if (conf === undefined) return;
-        const content = renderContainersConf(conf);
-        const current = await readFile(conf.path, "utf8").catch(() => undefined);
-        if (current === content) return;
-        await mkdir(dirname(conf.path), { recursive: true });
-        await writeFile(conf.path, content, { mode: 0o644 });
+        if (conf !== undefined) await writeContainersConf(conf);
       },
     },
     { ...options, env },

@@ -228,9 +228,16 @@ function recordCalls(runtime: ContainerRuntime): {
   return { runtime: proxy, calls, argv };
 }
 
-/** Defines the end-to-end suite for one runtime. */
-export function defineRuntimeSuite(name: string, setup: RuntimeSetup): void {
-  describe(`agent on ${name}`, { timeout: 180_000 }, () => {
+/**
+ * Defines the end-to-end suite for one runtime driver; `label` tells apart two drivers of the same
+ * runtime (podman's CLI and API drivers).
+ */
+export function defineRuntimeSuite(
+  name: RuntimeUnderTest["runtime"]["name"],
+  setup: RuntimeSetup,
+  label: string = name,
+): void {
+  describe(`agent on ${label}`, { timeout: 180_000 }, () => {
     const pullToken = `tok-${randomBytes(24).toString("hex")}`;
     const wrongToken = `wrong-${randomBytes(24).toString("hex")}`;
     const pushPassword = randomBytes(16).toString("hex");

@@ -1,12 +1,14 @@
 import { hostname } from "node:os";
-import { resolve } from "node:path";
+import { isAbsolute, resolve } from "node:path";
 import { isLoopbackRegistry, toServerUrl } from "@gpuaas/agent";
 import type { CliIo } from "./cli-io.js";
 import { EXIT_CODES, type ExitCode } from "./exit-codes.js";
 import { toAgentHostname } from "./measure-local-host.js";
 import {
+  AGENT_PODMAN_DRIVER_CHOICES,
   type AgentRuntimeChoice,
   createAgentLogger,
+  describeRuntimeDriver,
   detectAgentRuntime,
   startNodeAgent,
 } from "./start-node-agent.js";
@@ -24,6 +26,10 @@ export interface AgentRunFlags {
   readonly pipIndexUrl?: string;
   readonly hostname?: string;
   readonly logLevel: string;
+  /** `api` (default) or `cli`; the environment's `GPUAAS_AGENT_PODMAN_DRIVER` when absent. */
+  readonly podmanDriver?: string;
+  /** An existing libpod socket; the environment's `GPUAAS_AGENT_PODMAN_SOCKET` when absent. */
+  readonly podmanSocket?: string;
 }
 
 /**
@@ -55,6 +61,16 @@ export async function runAgent(
   if (flags.pipIndexUrl !== undefined && !/^https?:\/\//.test(flags.pipIndexUrl)) {
     problems.push("--pip-index-url: must be an http(s) URL");
   }
+  const podmanDriver = flags.podmanDriver;
+  if (
+    podmanDriver !== undefined &&
+    !(AGENT_PODMAN_DRIVER_CHOICES as readonly string[]).includes(podmanDriver)
+  ) {
+    problems.push(`--podman-driver: must be one of ${AGENT_PODMAN_DRIVER_CHOICES.join(", ")}`);
+  }
+  if (flags.podmanSocket !== undefined && !isAbsolute(flags.podmanSocket)) {
+    problems.push("--podman-socket: must be an absolute path");
+  }
   if (problems.length > 0) {
     io.stderr("gpuaas agent run: the options are invalid:\n");
     for (const problem of problems) io.stderr(`  ${problem}\n`);
@@ -74,6 +90,8 @@ export async function runAgent(
     choice: flags.runtime,
     stateDir,
     plainHttpRegistries: plainHttp,
+    ...(podmanDriver === "api" || podmanDriver === "cli" ? { podmanDriver } : {}),
+    ...(flags.podmanSocket !== undefined ? { podmanSocket: flags.podmanSocket } : {}),
   });
   if (detection.selected === undefined) {
     io.stderr(`gpuaas agent run: ${detection.reason ?? "no container runtime"}\n`);
@@ -98,7 +116,7 @@ export async function runAgent(
   io.stdout(
     [
       `gpuaas agent: node ${started.node_id} on ${serverUrl} (${started.reused_credential ? "stored credential" : "registered with the bootstrap token"})`,
-      `  runtime: ${runtime.name} ${runtime.server_version ?? runtime.client_version ?? "?"}`,
+      `  runtime: ${runtime.name} ${runtime.server_version ?? runtime.client_version ?? "?"}${describeRuntimeDriver(detection.selected.driver)}`,
       `  state:   ${stateDir}`,
       `  found:   ${started.containers} managed container(s)${started.orphans.length > 0 ? `, ${started.orphans.length} of unknown instances` : ""}`,
       "",

@@ -6,7 +6,12 @@ import { type AgentRunFlags, BOOTSTRAP_TOKEN_ENV, runAgent } from "./agent-comma
 import type { CliIo } from "./cli-io.js";
 import type { ExitCode } from "./exit-codes.js";
 import { readVersion } from "./read-version.js";
-import { AGENT_RUNTIME_CHOICES } from "./start-node-agent.js";
+import {
+  AGENT_PODMAN_DRIVER_CHOICES,
+  AGENT_RUNTIME_CHOICES,
+  PODMAN_DRIVER_ENV,
+  PODMAN_SOCKET_ENV,
+} from "./start-node-agent.js";
 
 /** Adds `gpuaas agent run` to a program. */
 export function addAgentCommand(
@@ -45,6 +50,20 @@ export function addAgentCommand(
     )
     .option("--pip-index-url <url>", "package index for profiles that install Python packages")
     .option("--hostname <name>", "host name to register with (default: this machine's)")
+    .addOption(
+      new Option(
+        "--podman-driver <driver>",
+        "how the agent drives podman: its libpod API over a socket (the agent starts `podman system service` unless --podman-socket is given; falls back to the CLI when the service cannot start) or its CLI",
+      )
+        .choices(AGENT_PODMAN_DRIVER_CHOICES)
+        .env(PODMAN_DRIVER_ENV),
+    )
+    .addOption(
+      new Option(
+        "--podman-socket <path>",
+        "an existing libpod API socket (absolute path) to use instead of starting the agent's own service",
+      ).env(PODMAN_SOCKET_ENV),
+    )
     .addOption(
       new Option("--log-level <level>", "log level")
         .choices(["debug", "info", "warn", "error", "silent"])

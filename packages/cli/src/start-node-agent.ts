@@ -4,23 +4,35 @@ import {
   type AgentLoop,
   type AgentLoopStarted,
   type ContainerRuntime,
+  closeRuntime,
+  closeUnselected,
   createAgentClient,
   createAgentLoop,
   createDockerRuntime,
   createNerdctlRuntime,
   createOciExecutor,
-  createPodmanRuntime,
+  createPodmanDriver,
   DEFAULT_CONTAINERS_CONF,
   type DetectedRuntime,
   detectRuntimes,
   loadAgentConfig,
+  onRuntimeNotice,
+  PODMAN_DRIVERS,
+  type PodmanDriverName,
   type RuntimeProbe,
   selectRuntime,
+  toPodmanSocketPath,
 } from "@gpuaas/agent";
 
 /** Which runtime the agent drives: the first answering one (podman, docker, nerdctl) or one. */
 export const AGENT_RUNTIME_CHOICES = ["auto", "podman", "docker", "nerdctl"] as const;
 export type AgentRuntimeChoice = (typeof AGENT_RUNTIME_CHOICES)[number];
+
+/** How the agent drives podman: `api` (libpod REST socket, the default) or `cli`. */
+export const AGENT_PODMAN_DRIVER_CHOICES = PODMAN_DRIVERS;
+/** Environment variables choosing the podman driver where no flag does (`gpuaas up`). */
+export const PODMAN_DRIVER_ENV = "GPUAAS_AGENT_PODMAN_DRIVER";
+export const PODMAN_SOCKET_ENV = "GPUAAS_AGENT_PODMAN_SOCKET";
 
 /** The agent's directories under its state directory. */
 export function toAgentPaths(stateDir: string): {
@@ -28,12 +40,15 @@ export function toAgentPaths(stateDir: string): {
   readonly projectStorageRoot: string;
   readonly secretsDir: string;
   readonly containersConf: string;
+  /** Where the agent's own `podman system service` listens (0700 directory). */
+  readonly podmanSocket: string;
 } {
   return {
     workloadsRoot: join(stateDir, "workloads"),
     projectStorageRoot: join(stateDir, "projects"),
     secretsDir: join(stateDir, "secrets"),
     containersConf: join(stateDir, "containers.conf"),
+    podmanSocket: toPodmanSocketPath(stateDir),
   };
 }
 
@@ -55,12 +70,38 @@ export async function detectAgentRuntime(input: {
   readonly stateDir: string;
   /** `host:port` of loopback registries pulled over plain HTTP. */
   readonly plainHttpRegistries: readonly string[];
+  /** podman through its libpod API (default) or its CLI; default from `GPUAAS_AGENT_PODMAN_DRIVER`. */
+  readonly podmanDriver?: PodmanDriverName;
+  /** An existing libpod socket instead of the agent's own service; default from `GPUAAS_AGENT_PODMAN_SOCKET`. */
+  readonly podmanSocket?: string;
 }): Promise<AgentRuntimeDetection> {
-  const { containersConf } = toAgentPaths(input.stateDir);
+  const paths = toAgentPaths(input.stateDir);
+  const podmanDriver = input.podmanDriver ?? nonEmpty(process.env[PODMAN_DRIVER_ENV]);
+  const podmanSocket = input.podmanSocket ?? nonEmpty(process.env[PODMAN_SOCKET_ENV]);
+  // The same validation as the executor's configuration, every problem at once.
+  const { config, issues } = loadAgentConfig(
+    {
+      workloadsRoot: paths.workloadsRoot,
+      projectStorageRoot: paths.projectStorageRoot,
+      secretsDir: paths.secretsDir,
+      ...(podmanDriver !== undefined ? { podmanDriver: podmanDriver as PodmanDriverName } : {}),
+      ...(podmanSocket !== undefined ? { podmanSocket } : {}),
+    },
+    process.arch,
+  );
+  if (config === undefined) {
+    return {
+      probes: [],
+      reason: `the agent configuration is invalid: ${issues.map((issue) => `${issue.pointer}: ${issue.message}`).join("; ")}`,
+    };
+  }
   const all: Record<Exclude<AgentRuntimeChoice, "auto">, () => ContainerRuntime> = {
     podman: () =>
-      createPodmanRuntime({
-        containersConf: { path: containersConf, ...DEFAULT_CONTAINERS_CONF },
+      createPodmanDriver({
+        driver: config.podmanDriver,
+        socketPath: config.podmanSocket ?? paths.podmanSocket,
+        startService: config.podmanSocket === undefined,
+        containersConf: { path: paths.containersConf, ...DEFAULT_CONTAINERS_CONF },
         plainHttpRegistries: input.plainHttpRegistries,
       }),
     docker: () => createDockerRuntime(),
@@ -70,6 +111,8 @@ export async function detectAgentRuntime(input: {
     input.choice === "auto" ? (["podman", "docker", "nerdctl"] as const) : [input.choice];
   const detected = await detectRuntimes(names.map((name) => all[name]()));
   const selected = selectRuntime(detected);
+  // A podman API service started only to probe podman is not left running for nothing.
+  await closeUnselected(detected, selected);
   const probes = detected.map((runtime) => runtime.probe);
   if (selected !== undefined) return { selected, probes };
   const why = probes
@@ -80,6 +123,20 @@ export async function detectAgentRuntime(input: {
     )
     .join("; ");
   return { probes, reason: `no container runtime answers: ${why}` };
+}
+
+/**
+ * How the agent talks to its runtime, for the start-up summary: `via its API socket` or
+ * `via its CLI` for podman, nothing for the others.
+ */
+export function describeRuntimeDriver(driver: ContainerRuntime): string {
+  const active = (driver as { activeDriver?: () => PodmanDriverName }).activeDriver;
+  if (typeof active !== "function") return "";
+  return active.call(driver) === "api" ? " via its API socket" : " via its CLI";
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === "" ? undefined : value;
 }
 
 /** Options of {@link startNodeAgent}. */
@@ -137,7 +194,10 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<Started
         }),
     });
   };
-  const loop = createAgentLoop({
+  // Into the agent's log, once per change: podman's API is not there and the CLI took over (or
+  // the API is back).
+  onRuntimeNotice(runtime.driver, (message) => log("warn", message));
+  const inner = createAgentLoop({
     client: createAgentClient({ serverUrl: options.serverUrl }),
     executorFor,
     stateDir: options.stateDir,
@@ -146,6 +206,26 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<Started
     ...(options.nodeId !== undefined ? { nodeId: options.nodeId } : {}),
     log,
   });
+  // The driver's own processes (podman's API service) stop with the agent, however it ends.
+  let closed: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closed ??= closeRuntime(runtime.driver).catch((error: unknown) =>
+      log("warn", "stopping the runtime driver failed", {
+        error: error instanceof Error ? error.message : String(error),
+      }),
+    );
+    return closed;
+  };
+  void inner.done.then(close);
+  const loop: AgentLoop = {
+    ...inner,
+    async stop() {
+      await inner.stop();
+      // The service gets its SIGTERM now; its exit is not waited for here, so that whoever
+      // stops the agent (gpuaas up: the control plane next) goes on exactly as without it.
+      void close();
+    },
+  };
   const timeoutMs = options.startTimeoutMs ?? 60_000;
   let timer: NodeJS.Timeout | undefined;
   try {
