@@ -1,5 +1,4 @@
 import { PROFILE_SCHEMA } from "@gpuaas/contract";
-import { SERVER_OPTIONS } from "@gpuaas/server";
 import { Command, Option } from "commander";
 import { addAgentCommand } from "./agent-program.js";
 import { checkProfileFile } from "./check-profile-file.js";
@@ -14,6 +13,7 @@ import { renderLintJson, renderLintText } from "./render-lint-report.js";
 import { type ProfileFormat, renderProfile } from "./render-profile.js";
 import { AGENT_RUNTIME_CHOICES } from "./start-node-agent.js";
 import { DEFAULT_PROFILES_DIR, runUp, type UpFlags } from "./up-command.js";
+import { createServerFlagOptions } from "./up-flags.js";
 
 type ReportFormat = "text" | "json";
 
@@ -89,21 +89,13 @@ export function createProgram(io: CliIo, setExitCode: (code: ExitCode) => void):
       setExitCode(toGateExitCode(outcome));
     });
 
-  program
+  const up = program
     .command("up")
     .description(
       "start the control plane on its embedded defaults (PGlite store, curated profiles)",
-    )
-    .option("--host <address>", SERVER_OPTIONS.host.description)
-    .option("--port <port>", SERVER_OPTIONS.port.description)
-    .option("--data-dir <dir>", `${SERVER_OPTIONS.data_dir.description} (default ./.gpuaas)`)
-    .option("--database-url <url>", SERVER_OPTIONS.database_url.description)
-    .option("--registry-url <url>", SERVER_OPTIONS.registry_url.description)
-    .option(
-      "--enable-oci-node-tasks",
-      `${SERVER_OPTIONS.oci_node_tasks_enabled.description} Default: on when the in-process agent runs.`,
-    )
-    .option("--no-agent", "do not run a node agent for this host in process")
+    );
+  for (const option of createServerFlagOptions()) up.addOption(option);
+  up.option("--no-agent", "do not run a node agent for this host in process")
     .addOption(
       new Option("--agent-runtime <name>", "container runtime of the in-process agent")
         .choices(AGENT_RUNTIME_CHOICES)
@@ -118,9 +110,9 @@ export function createProgram(io: CliIo, setExitCode: (code: ExitCode) => void):
     .addHelpText(
       "after",
       `
-Environment: ${Object.values(SERVER_OPTIONS)
-        .map((option) => option.env)
-        .join(", ")}`,
+Every option can also come from its environment variable (in brackets) or from the --config file
+(keyed by the option's name, e.g. "managed_ingress_host_map"); flags win over the environment,
+which wins over the file.`,
     )
     .action(async (flags: UpFlags) => runUp(flags, io, setExitCode));
 

@@ -5,15 +5,19 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { probeHostGpus } from "@gpuaas/agent";
 import {
+  type CaddyEdge,
   type ControlPlane,
   type CuratedManifest,
+  checkEdgeStart,
   ensureLocalNode,
   ensureRegistryTokenSigner,
   loadServerConfig,
   mintLocalBootstrapToken,
   SERVER_OPTIONS,
   type ServerConfig,
+  startCaddyEdge,
   startControlPlane,
+  toEdgeAdminAddress,
   toNodeName,
 } from "@gpuaas/server";
 import type { CliIo } from "./cli-io.js";
@@ -25,23 +29,23 @@ import {
   type AgentRuntimeChoice,
   type AgentRuntimeDetection,
   createAgentLogger,
+  describeRuntimeDriver,
   detectAgentRuntime,
   type StartedNodeAgent,
   startNodeAgent,
 } from "./start-node-agent.js";
+import { toServerFlags } from "./up-flags.js";
 
 /** The curated profiles shipped with the product. */
 export const DEFAULT_PROFILES_DIR = fileURLToPath(new URL("../../../profiles/", import.meta.url));
 /** The built web console (`npm run build -w @gpuaas/web`), served by the control plane at `/`. */
 export const DEFAULT_WEB_DIST_DIR = fileURLToPath(new URL("../../web/dist/", import.meta.url));
 
-/** Flags of `gpuaas up`, as commander hands them over. */
-export interface UpFlags {
-  readonly host?: string;
-  readonly port?: string;
-  readonly dataDir?: string;
-  readonly databaseUrl?: string;
-  readonly registryUrl?: string;
+/**
+ * Flags of `gpuaas up`, as commander hands them over: one per control-plane option (camelCase of
+ * its flag, see `toServerFlags`) plus the command's own.
+ */
+export interface UpFlags extends Readonly<Record<string, unknown>> {
   readonly enableOciNodeTasks?: boolean;
   readonly config?: string;
   readonly profiles: string;
@@ -73,25 +77,28 @@ export async function runUp(
 ): Promise<void> {
   const file = flags.config === undefined ? undefined : await readConfigFile(flags.config, io);
   if (file === null) return setExitCode(EXIT_CODES.usage);
+  const serverFlags = toServerFlags(flags);
   const load = (nodeTasks: boolean | undefined) =>
     loadServerConfig({
       ...(file !== undefined ? { file } : {}),
       env: process.env,
       flags: {
-        ...(flags.host !== undefined ? { host: flags.host } : {}),
-        ...(flags.port !== undefined ? { port: flags.port } : {}),
-        ...(flags.dataDir !== undefined ? { data_dir: flags.dataDir } : {}),
-        ...(flags.databaseUrl !== undefined ? { database_url: flags.databaseUrl } : {}),
-        ...(flags.registryUrl !== undefined ? { registry_url: flags.registryUrl } : {}),
+        ...serverFlags,
         ...(nodeTasks !== undefined ? { oci_node_tasks_enabled: nodeTasks } : {}),
       },
     });
   let loaded = load(flags.enableOciNodeTasks === true ? true : undefined);
-  if (!loaded.ok) {
+  const problems = loaded.ok
+    ? (await checkEdgeStart(loaded.config)).map((message) => ({ option: "", message }))
+    : loaded.problems;
+  if (problems.length > 0) {
     io.stderr("gpuaas up: the configuration is invalid:\n");
-    for (const problem of loaded.problems) io.stderr(`  ${problem.option}: ${problem.message}\n`);
+    for (const problem of problems) {
+      io.stderr(`  ${problem.option === "" ? "" : `${problem.option}: `}${problem.message}\n`);
+    }
     return setExitCode(EXIT_CODES.usage);
   }
+  if (!loaded.ok) return setExitCode(EXIT_CODES.usage);
   const curated = await loadCurated(flags.profiles, io);
   if (curated === undefined) return setExitCode(EXIT_CODES.usage);
 
@@ -111,7 +118,7 @@ export async function runUp(
     const enabled = load(true);
     if (enabled.ok) loaded = enabled;
   }
-  const config = loaded.config;
+  let config = loaded.config;
   // Listen for the stop signal before anything is printed: a caller may send it the moment it
   // reads the summary.
   const stopped = new Promise<void>((resolve) => {
@@ -120,12 +127,52 @@ export async function runUp(
     process.once("SIGTERM", stop);
   });
   const signer = await ensureRegistryTokenSigner(config);
-  const plane = await startControlPlane({
-    config,
-    curated,
-    logStream: process.stderr,
-    webConsoleDir: DEFAULT_WEB_DIST_DIR,
-  });
+  let plane: ControlPlane | undefined;
+  let edge: CaddyEdge | undefined;
+  if (config.edge_caddy !== "") {
+    try {
+      edge = await startCaddyEdge({
+        caddyBin: config.edge_caddy,
+        stateDir: join(resolve(config.data_dir), "edge"),
+        admin: toEdgeAdminAddress(config),
+        listen: config.edge_listen,
+        ...(config.edge_tls_cert_file !== ""
+          ? {
+              tls: {
+                certificateFile: config.edge_tls_cert_file,
+                keyFile: config.edge_tls_key_file,
+              },
+            }
+          : {}),
+        log: (line) => process.stderr.write(line),
+        verbose: config.log_level === "debug" || config.log_level === "trace",
+        onRestart: () => {
+          plane?.reconcileEdge().catch((error: unknown) => {
+            process.stderr.write(
+              `gpuaas edge: re-adding routes failed (${error instanceof Error ? error.message : String(error)}); the edge applier retries\n`,
+            );
+          });
+        },
+      });
+    } catch (error) {
+      io.stderr(
+        `gpuaas up: the edge (${config.edge_caddy}) did not start: ${error instanceof Error ? error.message : String(error)}\n`,
+      );
+      return setExitCode(EXIT_CODES.failed);
+    }
+    config = Object.freeze({ ...config, caddy_admin_url: edge.admin.endpoint });
+  }
+  try {
+    plane = await startControlPlane({
+      config,
+      curated,
+      logStream: process.stderr,
+      webConsoleDir: DEFAULT_WEB_DIST_DIR,
+    });
+  } catch (error) {
+    await edge?.stop();
+    throw error;
+  }
   const agent = await startLocalAgent(plane, config, detection, agentDir, explicit);
   io.stdout(
     describe(
@@ -137,12 +184,48 @@ export async function runUp(
       existsSync(join(DEFAULT_WEB_DIST_DIR, "index.html")),
       signer.certFile,
       agent.report,
+      describeEdge(config, edge),
     ),
   );
   await stopped;
-  // The agent first: it may still post a result to the control plane while it stops.
+  // The agent first: it may still post a result to the control plane while it stops. Then the
+  // edge, the public entry point: no request reaches a closing control plane, and the edge goes
+  // even if closing hangs and this process is killed (the edge's routes stay in the store).
   await agent.started?.loop.stop();
+  await edge?.stop();
   await plane.close();
+}
+
+/** The start-up report's lines on managed ingress and its edge. */
+function describeEdge(config: ServerConfig, edge: CaddyEdge | undefined): string[] {
+  const mapped = Object.keys(config.managed_ingress_host_map);
+  const defaultPort = config.ingress_public_scheme === "https" ? 443 : 80;
+  const port =
+    config.ingress_public_port === 0 || config.ingress_public_port === defaultPort
+      ? ""
+      : `:${config.ingress_public_port}`;
+  const map = config.managed_ingress_host_map;
+  const ingress =
+    mapped.length === 0
+      ? "  ingress:  no host map: endpoints stay private (--managed-ingress-host-map)"
+      : `  ingress:  ${mapped.map((key) => `${key} → ${map[key]}`).join(", ")}; opened at ${config.ingress_public_scheme}://<host>${port}`;
+  if (edge !== undefined) {
+    const scheme = config.edge_tls_cert_file === "" ? "http" : "https";
+    return [
+      ingress,
+      `  edge:     caddy ${edge.version} (pid ${edge.pid()}) serving ${scheme}://${config.edge_listen}, admin API ${edge.admin.endpoint}; stopped with gpuaas up`,
+    ];
+  }
+  if (config.caddy_admin_url !== "") {
+    return [
+      ingress,
+      `  edge:     the Caddy at ${config.caddy_admin_url} (routes applied through its admin API)`,
+    ];
+  }
+  return [
+    ingress,
+    "  edge:     none: routes are stored, no edge is driven (--edge-caddy or --caddy-admin-url)",
+  ];
 }
 
 /** True when the operator set the node-task switch anywhere (flag, environment, config file). */
@@ -233,7 +316,7 @@ async function startLocalAgent(
         ? "no accelerator"
         : `${allocation.accelerator.vendor} GPUs ${allocation.gpu_indices.join(",")}`;
     const line = [
-      `${probe.name} ${version}${probe.oci_runtime !== undefined ? ` (${probe.oci_runtime})` : ""}, node ${local.node.name} (${local.node.id}${local.created_node ? ", new" : ""})`,
+      `${probe.name} ${version}${probe.oci_runtime !== undefined ? ` (${probe.oci_runtime})` : ""}${describeRuntimeDriver(selected.driver)}, node ${local.node.name} (${local.node.id}${local.created_node ? ", new" : ""})`,
       `            allocation ${allocation.id} in the default project${local.created_allocation ? " (new)" : ""}: ${allocation.cpu_architecture}, ${accelerator}, ${allocation.cpu_cores} CPU cores, ${allocation.memory_gib} GiB, ${allocation.storage_modes.join(" + ")}`,
       `            ${started.started.reused_credential ? "reused its stored node credential" : "registered with a one-time bootstrap token"} (state in ${agentDir})`,
     ].join("\n");
@@ -287,6 +370,7 @@ function describe(
   consoleBuilt: boolean,
   certFile: string,
   agent: AgentReport,
+  edge: readonly string[],
 ): string {
   const store = config.database_url !== undefined ? "PostgreSQL" : `PGlite in ${config.data_dir}`;
   const lines = [
@@ -305,6 +389,7 @@ function describe(
     `            service ${config.registry_token_service}, issuer ${config.registry_token_issuer}, rootcertbundle ${certFile}`,
     `  agent:    ${agent.line}`,
     `  launches: ${agent.launches}`,
+    ...edge,
     "",
     "  try:",
     `    curl -s -H "Authorization: Bearer $(cat ${tokenPath})" ${url}/api/v1/apps/catalog`,

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { request } from "node:http";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -14,8 +16,18 @@ after(() => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
+const caddyMissing =
+  spawnSync("caddy", ["version"], { timeout: 10_000 }).status === 0
+    ? false
+    : "caddy is not installed: GPUAAS_SETUP_TEST_DEPS=1 bash scripts/setup.sh installs it";
+if (caddyMissing !== false && process.env.CI === "true") {
+  throw new Error(`the gpuaas up edge test must run in CI: ${caddyMissing}`);
+}
+
 /** Starts `gpuaas up` on a free port and resolves with its stdout once it is listening. */
-function up(args: string[]): Promise<{ child: ChildProcess; url: string; stdout: string }> {
+function up(
+  args: string[],
+): Promise<{ child: ChildProcess; url: string; stdout: string; stderr: () => string }> {
   const child = spawn(
     process.execPath,
     [bin, "up", "--data-dir", dataDir, "--port", "0", ...args],
@@ -40,7 +52,7 @@ function up(args: string[]): Promise<{ child: ChildProcess; url: string; stdout:
       const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout);
       if (match?.[1] && stdout.includes("try:")) {
         clearTimeout(timer);
-        resolve({ child, url: match[1], stdout });
+        resolve({ child, url: match[1], stdout, stderr: () => stderr });
       }
     });
     child.once("exit", (code) => reject(new Error(`gpuaas up exited ${code}: ${stderr}`)));
@@ -143,4 +155,93 @@ describe("gpuaas up", () => {
     assert.match(without.stdout, /launches: refused until a node agent runs here/);
     assert.equal(await stop(without.child), 0);
   });
+
+  it("starts a loopback Caddy edge with --edge-caddy, restarts it when it dies, and stops it at exit or on the next start", {
+    skip: caddyMissing,
+  }, async () => {
+    const edgePort = await freePort();
+    const caddy = spawnSync("sh", ["-c", "command -v caddy"], { encoding: "utf8" }).stdout.trim();
+    const args = [
+      "--no-agent",
+      "--managed-ingress-host-map",
+      '{"http-echo.web":"*.apps.example.test"}',
+      "--ingress-domain",
+      "apps.example.test",
+      "--edge-caddy",
+      caddy,
+      "--edge-listen",
+      `127.0.0.1:${edgePort}`,
+    ];
+    const started = await up(args);
+    const pid = Number(/edge: {5}caddy \S+ \(pid (\d+)\)/.exec(started.stdout)?.[1]);
+    assert.ok(pid > 0, started.stdout);
+    assert.match(started.stdout, /ingress: {2}http-echo\.web → \*\.apps\.example\.test/);
+    const socket = join(dataDir, "edge", "caddy-admin.sock");
+    assert.match(started.stdout, new RegExp(`admin API unix:${socket}`));
+    assert.ok(statSync(socket).isSocket(), "the admin API is a unix socket in the data directory");
+    assert.equal(statSync(join(dataDir, "edge")).mode & 0o777, 0o700);
+    assert.equal(await edgeStatus(edgePort), 404, "an unknown host gets 404 from the edge");
+
+    process.kill(pid, "SIGKILL");
+    const again = await waitFor(async () => {
+      const match = /caddy started again \(pid (\d+)\)/.exec(started.stderr());
+      return match === null ? undefined : Number(match[1]);
+    });
+    assert.notEqual(again, pid);
+    assert.equal(await edgeStatus(edgePort), 404, "the restarted edge has its base config");
+
+    // Killed outright, gpuaas up cannot stop its Caddy; the next start stops the leftover by pid.
+    const killed = new Promise((resolve) => started.child.once("exit", resolve));
+    started.child.kill("SIGKILL");
+    await killed;
+    process.kill(again, 0);
+    const next = await up(args);
+    assert.throws(() => process.kill(again, 0), /ESRCH/, "the leftover Caddy was stopped");
+    const current = Number(/edge: {5}caddy \S+ \(pid (\d+)\)/.exec(next.stdout)?.[1]);
+    assert.equal(await edgeStatus(edgePort), 404);
+
+    assert.equal(await stop(next.child), 0);
+    assert.throws(() => process.kill(current, 0), /ESRCH/, "gpuaas up stopped its Caddy");
+    assert.equal(existsSync(socket), false);
+  });
 });
+
+/** A free TCP port on 127.0.0.1. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** The edge's status for a host no route claims. */
+function edgeStatus(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: "127.0.0.1",
+        port,
+        path: "/",
+        agent: false,
+        headers: { host: "nope.apps.example.test" },
+      },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`nothing after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

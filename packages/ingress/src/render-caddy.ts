@@ -102,6 +102,7 @@ export function renderCaddyRoute(intent: RouteIntent, options: CaddyRouteOptions
   if (intent.pathPrefix !== undefined) {
     steps.push({ handle: [{ handler: "rewrite", strip_path_prefix: intent.pathPrefix }] });
   }
+  steps.push(...renderCookieStrip(intent));
   steps.push({ handle: [renderUpstreamProxy(intent, options)] });
   const match: Record<string, unknown> = { host: [intent.publicHost] };
   if (intent.pathPrefix !== undefined) {
@@ -218,11 +219,37 @@ function toOrigins(host: string, options: CaddyRouteOptions): string[] {
     : [`${scheme}://${host}:${port}`];
 }
 
+/**
+ * Cuts the platform's cookies out of `Cookie` after forward auth has read them, and drops the
+ * header when nothing is left: Caddy 2.6.2's `replace` keeps an emptied header, and an empty
+ * `Cookie:` would still reach the workload. A request carrying a non-empty `Cookie` line next to
+ * the emptied one keeps both (deleting would drop the app's own cookies).
+ */
+function renderCookieStrip(intent: RouteIntent): CaddyRoute[] {
+  if (intent.stripToUpstream.includes("Cookie") || intent.stripCookies.length === 0) return [];
+  return [
+    {
+      handle: [
+        {
+          handler: "headers",
+          request: { replace: { Cookie: intent.stripCookies.flatMap(toCookieRemovals) } },
+        },
+      ],
+    },
+    {
+      match: [
+        {
+          header_regexp: { Cookie: { pattern: "^\\s*$" } },
+          not: [{ header_regexp: { Cookie: { pattern: "\\S" } } }],
+        },
+      ],
+      handle: [{ handler: "headers", request: { delete: ["Cookie"] } }],
+    },
+  ];
+}
+
 function renderUpstreamProxy(intent: RouteIntent, options: CaddyRouteOptions): CaddyHandler {
   const request: Record<string, unknown> = { delete: [...intent.stripToUpstream] };
-  if (!intent.stripToUpstream.includes("Cookie") && intent.stripCookies.length > 0) {
-    request.replace = { Cookie: intent.stripCookies.flatMap(toCookieRemovals) };
-  }
   const transport: Record<string, unknown> = { protocol: "http", dial_timeout: "10s" };
   if (intent.timeouts.requestSeconds !== undefined) {
     transport.response_header_timeout = `${intent.timeouts.requestSeconds}s`;

@@ -257,6 +257,19 @@ describe("Caddy edge conformance (real caddy)", { skip: caddyMissing, concurrenc
     assert.equal(lastUpstream().headers.cookie, "a=1; b=2");
   });
 
+  it("T5c: a Cookie header that held only platform cookies does not reach the workload, not even empty", async () => {
+    for (const cookie of [
+      `${APP_SESSION_COOKIE}=sess-alice`,
+      `${APP_SESSION_COOKIE}=sess-alice; gpuaas_session=console-token`,
+      `gpuaas_session=console-token; ${APP_SESSION_COOKIE}=sess-alice`,
+    ]) {
+      await edge(jupyter.publicHost, "/", { headers: { Cookie: cookie } });
+      const seen = lastUpstream().headers;
+      assert.equal(seen["x-platform-user"], "user-alice", cookie);
+      assert.ok(!("cookie" in seen), `${cookie}: the workload got Cookie: ${String(seen.cookie)}`);
+    }
+  });
+
   it("T6: auth 200 without identity headers never lets a forged header through", async () => {
     for (const session of [NO_IDENTITY_SESSION, USER_ONLY_SESSION, EMPTY_IDENTITY_SESSION]) {
       const before = upstream.received.length;

@@ -1,4 +1,9 @@
-export { type AppContext, type BuildAppOptions, buildApp } from "./http/build-app.js";
+export {
+  type AppContext,
+  type BuildAppOptions,
+  buildApp,
+  CLOSE_GRACE_MS,
+} from "./http/build-app.js";
 export {
   type ConfigProblem,
   type ConfigResult,
@@ -16,6 +21,14 @@ export {
   mintLocalBootstrapToken,
   toNodeName,
 } from "./up/ensure-local-node.js";
+export {
+  type CaddyEdge,
+  type CaddyEdgeOptions,
+  checkEdgeStart,
+  type EdgeAdminAddress,
+  startCaddyEdge,
+  toEdgeAdminAddress,
+} from "./up/start-caddy-edge.js";
 export {
   type ControlPlane,
   type CuratedManifest,

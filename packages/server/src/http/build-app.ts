@@ -28,6 +28,9 @@ import type { ServerConfig } from "./server-config.js";
 import { CSRF_HEADER, readSessionCookie } from "./session-cookie.js";
 import { registerWebConsole } from "./web-console.js";
 
+/** How long closing the app waits for open requests before it cuts their connections. */
+export const CLOSE_GRACE_MS = 2_000;
+
 declare module "fastify" {
   interface FastifyRequest {
     /** The authenticated caller; set for every route whose permission is not `public`. */
@@ -37,6 +40,10 @@ declare module "fastify" {
   }
   interface FastifyContextConfig {
     permission?: Permission;
+  }
+  interface FastifyInstance {
+    /** Managed ingress of this app (settings, signer, edge applier). */
+    readonly ingress: IngressRuntime;
   }
 }
 
@@ -114,6 +121,14 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     now,
     ingress: createIngressRuntime(app, { config: options.config, store: options.store, now }),
   };
+
+  app.decorate("ingress", context.ingress);
+
+  // Closing waits for open requests, but only for so long: a long poll that began a moment before
+  // (the agent's) or a client that never finishes its request is cut after the grace period.
+  app.addHook("preClose", async () => {
+    setTimeout(() => app.server.closeAllConnections(), CLOSE_GRACE_MS).unref();
+  });
 
   // JSON only: without this, a text/plain body would be parsed as a string.
   app.removeContentTypeParser(["text/plain"]);

@@ -124,6 +124,37 @@ export const SERVER_OPTIONS = {
       "Caddy admin API of the edge (http://127.0.0.1:<port> or unix:<absolute socket path>; never another address). When set, the control plane applies managed routes to it. Empty: routes are stored but no edge is driven.",
     schema: { type: "string", maxLength: 4096, default: "" },
   },
+  edge_caddy: {
+    env: "GPUAAS_EDGE_CADDY",
+    flag: "--edge-caddy",
+    description:
+      "Path of a caddy binary (e.g. /usr/bin/caddy): gpuaas up starts that Caddy as the managed-ingress edge, loads its base configuration through the admin API (a unix socket in <data-dir>/edge unless --caddy-admin-url names a loopback one), restarts it if it dies and stops it at exit. Empty: no edge is started (point --caddy-admin-url at a Caddy you run).",
+    schema: { type: "string", maxLength: 4096, default: "" },
+  },
+  edge_listen: {
+    env: "GPUAAS_EDGE_LISTEN",
+    flag: "--edge-listen",
+    description:
+      "Address the Caddy started by --edge-caddy serves managed endpoints on (host:port; :443 or 0.0.0.0:443 for every interface). Browsers reach it at --ingress-public-scheme and --ingress-public-port.",
+    schema: {
+      type: "string",
+      pattern: "^(\\[[0-9A-Fa-f:.]+\\]|[0-9.]+|localhost)?:[0-9]{1,5}$",
+      default: "127.0.0.1:8081",
+    },
+  },
+  edge_tls_cert_file: {
+    env: "GPUAAS_EDGE_TLS_CERT_FILE",
+    flag: "--edge-tls-cert-file",
+    description:
+      "PEM certificate (chain) the Caddy started by --edge-caddy serves, e.g. one for *.<ingress domain>; with --edge-tls-key-file. Empty: the edge speaks plain HTTP (TLS ends in front of it, or tests).",
+    schema: { type: "string", maxLength: 4096, default: "" },
+  },
+  edge_tls_key_file: {
+    env: "GPUAAS_EDGE_TLS_KEY_FILE",
+    flag: "--edge-tls-key-file",
+    description: "PEM private key of --edge-tls-cert-file.",
+    schema: { type: "string", maxLength: 4096, default: "" },
+  },
   ingress_edge_retry_ms: {
     env: "GPUAAS_INGRESS_EDGE_RETRY_MS",
     flag: "--ingress-edge-retry-ms",
@@ -237,6 +268,10 @@ export interface ServerConfig {
   readonly ingress_console_url: string;
   readonly ingress_forward_auth_url: string;
   readonly caddy_admin_url: string;
+  readonly edge_caddy: string;
+  readonly edge_listen: string;
+  readonly edge_tls_cert_file: string;
+  readonly edge_tls_key_file: string;
   readonly ingress_edge_retry_ms: number;
   readonly ingress_signing_key_file: string;
   readonly registry_token_service: string;
@@ -293,10 +328,10 @@ export function loadServerConfig(sources: {
   }
   for (const [name, spec] of Object.entries(SERVER_OPTIONS) as [OptionName, OptionSpec][]) {
     const fromEnv = sources.env?.[spec.env];
-    if (fromEnv !== undefined && fromEnv !== "")
-      raw[name] = parseEnv(name, fromEnv, problems, spec);
+    if (fromEnv !== undefined && fromEnv !== "") raw[name] = parseText(fromEnv, problems, spec);
     const fromFlag = sources.flags?.[name];
-    if (fromFlag !== undefined) raw[name] = fromFlag;
+    if (fromFlag !== undefined)
+      raw[name] = typeof fromFlag === "string" ? parseText(fromFlag, problems, spec) : fromFlag;
   }
   if (!validate(raw)) {
     for (const error of validate.errors ?? []) {
@@ -310,7 +345,7 @@ export function loadServerConfig(sources: {
   }
   const config = raw as unknown as ServerConfig;
   if (
-    problems.length === 0 &&
+    typeof config.registry_url === "string" &&
     !isLoopbackRegistry(config.registry_url) &&
     config.registry_url.startsWith("http:")
   ) {
@@ -320,7 +355,7 @@ export function loadServerConfig(sources: {
     });
   }
   if (
-    problems.length === 0 &&
+    typeof config.caddy_admin_url === "string" &&
     config.caddy_admin_url !== "" &&
     !isAllowedAdminEndpoint(config.caddy_admin_url)
   ) {
@@ -330,6 +365,8 @@ export function loadServerConfig(sources: {
         "the edge's admin API must be on loopback (http://127.0.0.1:<port>, http://[::1]:<port>, http://localhost:<port>) or a unix socket (unix:/absolute/path); it is never reachable from another host",
     });
   }
+  // Checks a schema cannot express run even when others failed: every problem is reported at once.
+  problems.push(...checkEdgeOptions(raw));
   if (problems.length > 0) return { ok: false, problems };
   return {
     ok: true,
@@ -340,19 +377,34 @@ export function loadServerConfig(sources: {
   };
 }
 
-function parseEnv(
-  name: OptionName,
-  value: string,
-  problems: ConfigProblem[],
-  spec: OptionSpec,
-): unknown {
-  if (name !== "managed_ingress_host_map") return value;
+/** A flag or environment value as the option's type: JSON for object options, else the text. */
+function parseText(value: string, problems: ConfigProblem[], spec: OptionSpec): unknown {
+  if (spec.schema.type !== "object") return value;
   try {
     return JSON.parse(value);
   } catch {
     problems.push({ option: `${spec.flag} / ${spec.env}`, message: "is not a JSON object" });
     return undefined;
   }
+}
+
+/** The problems of the edge options that a schema cannot express (on the raw, unchecked values). */
+function checkEdgeOptions(raw: Readonly<Record<string, unknown>>): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const label = (name: OptionName) => `${SERVER_OPTIONS[name].flag} / ${SERVER_OPTIONS[name].env}`;
+  const listen = /:(\d{1,5})$/.exec(typeof raw.edge_listen === "string" ? raw.edge_listen : "");
+  if (listen !== null && !(Number(listen[1]) >= 1 && Number(listen[1]) <= 65535)) {
+    problems.push({ option: label("edge_listen"), message: "the port must be 1-65535" });
+  }
+  const cert = typeof raw.edge_tls_cert_file === "string" ? raw.edge_tls_cert_file : "";
+  const key = typeof raw.edge_tls_key_file === "string" ? raw.edge_tls_key_file : "";
+  if ((cert === "") !== (key === "")) {
+    problems.push({
+      option: label(cert === "" ? "edge_tls_cert_file" : "edge_tls_key_file"),
+      message: "the edge's certificate and key go together: give both or neither",
+    });
+  }
+  return problems;
 }
 
 /** True when a registry URL names a loopback host. */

@@ -43,6 +43,11 @@ export interface ControlPlane {
     readonly version: string;
     readonly created: boolean;
   }[];
+  /**
+   * Makes the edge's routes exactly the stored intents now (after the edge lost them, e.g. a
+   * restarted Caddy); a no-op without a Caddy admin endpoint.
+   */
+  reconcileEdge(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -97,6 +102,9 @@ export async function startControlPlane(options: {
       adminTokenPath,
       projectId,
       loaded,
+      reconcileEdge: async () => {
+        await app.ingress.edge?.reconcile();
+      },
       close: async () => {
         await app.close();
         await store.close();
