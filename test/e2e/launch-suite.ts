@@ -244,6 +244,10 @@ export function describeLaunchSuite(runtime: RuntimeName, skip: string | false):
         }),
       );
       assert.match(up.stdout(), new RegExp(`agent: {4}${runtime} `));
+      // The podman API driver is in use, not its silent fallback to the CLI.
+      if (runtime === "podman") {
+        assert.match(up.stdout(), /agent: {4}podman [^\n]* via its API socket,/);
+      }
       assert.match(up.stdout(), /launches: handed to node agents \(enabled by default/);
       tap = await startTokenTap(up.url);
       registry = await timed("registry", async () =>

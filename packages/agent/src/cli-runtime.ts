@@ -57,18 +57,39 @@ export interface CliFlavor {
   prepare?(): Promise<void>;
 }
 
-const DEFAULT_COMMAND_TIMEOUT_MS = 30_000;
-const DEFAULT_PULL_TIMEOUT_MS = 15 * 60_000;
-const DEFAULT_MAX_LOG_BYTES = 256 * 1024;
-const STDERR_EXCERPT_BYTES = 2048;
-const INSPECT_RETRY_MS = 250;
+/** The bounds every runtime driver defaults to, the CLI drivers and the podman API alike. */
+export const RUNTIME_DEFAULTS = {
+  /** Bound of an ordinary operation (inspect, create, start…). */
+  commandTimeoutMs: 30_000,
+  /** Bound of a pull. */
+  pullTimeoutMs: 15 * 60_000,
+  /** Bytes of log output `readLogs` keeps. */
+  maxLogBytes: 256 * 1024,
+  /** Bytes of a runtime's error message kept in a {@link RuntimeCommandError}. */
+  errorExcerptBytes: 2048,
+  /** Pause before an inspect that failed is asked once more. */
+  inspectRetryMs: 250,
+} as const;
 const redactGeneric = createRedactor();
 
-/** Sorts a runtime's complaint into a kind a caller can map to a stable code. */
-export function classifyFailure(result: CommandResult): RuntimeFailureKind {
-  if (result.spawnError === "ENOENT") return "missing_binary";
-  if (result.timedOut) return "timeout";
-  const text = `${result.stderr}\n${result.stdout}`;
+/**
+ * A runtime's error message as a driver hands it back: credentials redacted, bounded in bytes.
+ *
+ * @example
+ * toRuntimeExcerpt("Error: password=hunter2hunter2") // "Error: password=[REDACTED]"
+ */
+export function toRuntimeExcerpt(text: string): string {
+  return toExcerpt(redactGeneric(text.trim()), RUNTIME_DEFAULTS.errorExcerptBytes);
+}
+
+/**
+ * Sorts a runtime's error message (a CLI's stderr, the podman API's `message`) into a kind a
+ * caller can map to a stable code.
+ *
+ * @example
+ * classifyRuntimeMessage("reading manifest sha256:00 in r/x: manifest unknown") // "manifest_unknown"
+ */
+export function classifyRuntimeMessage(text: string): RuntimeFailureKind {
   if (
     /unauthorized|authentication required|insufficient_scope|invalid username\/password|requested access to the resource is denied|\bdenied\b|status(?: code)?:? 401/i.test(
       text,
@@ -89,6 +110,13 @@ export function classifyFailure(result: CommandResult): RuntimeFailureKind {
   return "failed";
 }
 
+/** Sorts a runtime's complaint into a kind a caller can map to a stable code. */
+export function classifyFailure(result: CommandResult): RuntimeFailureKind {
+  if (result.spawnError === "ENOENT") return "missing_binary";
+  if (result.timedOut) return "timeout";
+  return classifyRuntimeMessage(`${result.stderr}\n${result.stdout}`);
+}
+
 /** A {@link ContainerRuntime} that drives a runtime's CLI with argument arrays and JSON output. */
 export class CliRuntime implements ContainerRuntime {
   readonly name: RuntimeName;
@@ -106,9 +134,9 @@ export class CliRuntime implements ContainerRuntime {
     this.name = flavor.name;
     this.binary = options.binary ?? flavor.name;
     this.run = options.run ?? runCommand;
-    this.commandTimeoutMs = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
-    this.pullTimeoutMs = options.pullTimeoutMs ?? DEFAULT_PULL_TIMEOUT_MS;
-    this.maxLogBytes = options.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES;
+    this.commandTimeoutMs = options.commandTimeoutMs ?? RUNTIME_DEFAULTS.commandTimeoutMs;
+    this.pullTimeoutMs = options.pullTimeoutMs ?? RUNTIME_DEFAULTS.pullTimeoutMs;
+    this.maxLogBytes = options.maxLogBytes ?? RUNTIME_DEFAULTS.maxLogBytes;
   }
 
   private async invoke(
@@ -131,10 +159,7 @@ export class CliRuntime implements ContainerRuntime {
   }
 
   private fail(operation: string, result: CommandResult): RuntimeCommandError {
-    const stderr = toExcerpt(
-      redactGeneric((result.stderr || result.stdout).trim()),
-      STDERR_EXCERPT_BYTES,
-    );
+    const stderr = toRuntimeExcerpt(result.stderr || result.stdout);
     return new RuntimeCommandError(operation, classifyFailure(result), result.exitCode, stderr);
   }
 
@@ -169,12 +194,9 @@ export class CliRuntime implements ContainerRuntime {
     const answering = info.exitCode === 0 && infoJson !== undefined && facts.answering !== false;
     const problem = answering
       ? undefined
-      : toExcerpt(
-          redactGeneric(
-            (info.stderr || version.stderr || "no answer").trim() ||
-              (info.timedOut ? "timed out" : "no answer"),
-          ),
-          STDERR_EXCERPT_BYTES,
+      : toRuntimeExcerpt(
+          (info.stderr || version.stderr || "no answer").trim() ||
+            (info.timedOut ? "timed out" : "no answer"),
         );
     return {
       ...base,
@@ -246,7 +268,7 @@ export class CliRuntime implements ContainerRuntime {
     if (result.exitCode !== 0 && this.fail("inspect", result).kind !== "not_found") {
       // Inspecting changes nothing: ask once more before a transient failure (the runtime busy
       // removing another container) fails the task it belongs to.
-      await new Promise((resolve) => setTimeout(resolve, INSPECT_RETRY_MS));
+      await new Promise((resolve) => setTimeout(resolve, RUNTIME_DEFAULTS.inspectRetryMs));
       result = await this.invoke([...this.flavor.inspectArgs, name]);
     }
     if (result.exitCode !== 0) {

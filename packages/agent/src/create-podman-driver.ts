@@ -109,7 +109,8 @@ export function createPodmanDriver(options: PodmanDriverOptions = {}): PodmanDri
         ...(options.serviceStartTimeoutMs !== undefined
           ? { startTimeoutMs: options.serviceStartTimeoutMs }
           : {}),
-        onExit: (message) => notify(`${message}; starting it again`),
+        onExit: (message, restartInMs) =>
+          notify(`${message}; starting it again in ${Math.ceil(restartInMs / 1000)} s`),
       });
     }
     api = createPodmanApiRuntime({

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,7 +11,7 @@ import {
   PodmanApiUnreachableError,
   toLibpodMessage,
 } from "./podman-api-runtime.js";
-import { withPullAuth } from "./registry-auth.js";
+import { AUTH_FILE_NAME, withPullAuth } from "./registry-auth.js";
 
 describe("classifyLibpodFailure", () => {
   it("sorts statuses and messages into the CLI driver's kinds", () => {
@@ -134,6 +134,8 @@ describe("the podman API driver against a stand-in socket", () => {
       await runtime.pullImage(`registry.example:5000/apps/x@sha256:${"b".repeat(64)}`, {});
       const url = new URL(seen.at(-1)?.url ?? "", "http://podman");
       assert.equal(url.searchParams.has("tlsVerify"), false);
+      // No auth file at all: no header (the service's own credentials, as the CLI without
+      // --authfile).
       assert.equal(seen.at(-1)?.headers["x-registry-auth"], undefined);
     } finally {
       runtime.close();
@@ -227,6 +229,154 @@ describe("the podman API driver against a stand-in socket", () => {
       assert.match(probe.problem ?? "", /not reachable \(ENOENT\)/);
     } finally {
       runtime.close();
+    }
+  });
+
+  it("sends an empty credential map when the auth file has no entry for the registry", async () => {
+    handle = (_request, response) => json(response, 200, { id: "abc", images: ["abc"] });
+    const runtime = createPodmanApiRuntime({ socketPath });
+    const authDir = join(dir, "auth-other");
+    await mkdir(authDir, { recursive: true });
+    await writeFile(
+      join(authDir, AUTH_FILE_NAME),
+      JSON.stringify({ auths: { "other.example:5000": { auth: "dTpw" } } }),
+    );
+    try {
+      await runtime.pullImage(`registry.example:5000/apps/x@sha256:${"c".repeat(64)}`, {
+        authDir,
+      });
+      const header = String(seen.at(-1)?.headers["x-registry-auth"]);
+      // podman writes `{}` to an empty auth file for the pull: `podman pull --authfile` with a file
+      // lacking the entry, never the service's own `podman login` store.
+      assert.deepEqual(JSON.parse(Buffer.from(header, "base64url").toString()), {});
+    } finally {
+      runtime.close();
+    }
+  });
+
+  it("fails as unreachable when the service cannot be made ready (so the CLI can take over)", async () => {
+    handle = (_request, response) => json(response, 200, {});
+    const runtime = createPodmanApiRuntime({
+      socketPath,
+      ensureService: () => Promise.reject(new Error("podman system service exited with status 1")),
+    });
+    try {
+      await assert.rejects(runtime.startContainer("x"), (error: unknown) => {
+        assert.ok(error instanceof PodmanApiUnreachableError, String(error));
+        assert.match(error.stderr, /service is not running: podman system service exited/);
+        return true;
+      });
+    } finally {
+      runtime.close();
+    }
+  });
+
+  it("fails a later request of an operation as failed, never as unreachable", async () => {
+    const frame = (stream: number, text: string) => {
+      const payload = Buffer.from(text);
+      const header = Buffer.alloc(8);
+      header.writeUInt8(stream, 0);
+      header.writeUInt32BE(payload.length, 4);
+      return Buffer.concat([header, payload]);
+    };
+    handle = (request, response) => {
+      const url = request.url ?? "";
+      if (url.endsWith("/exec")) json(response, 201, { Id: "e1" });
+      else if (url.endsWith("/start")) {
+        response.writeHead(200);
+        response.end(frame(1, "ran\n"));
+      } else if (url.includes("/containers/json")) json(response, 200, [{ Id: "c1" }]);
+      else json(response, 200, {});
+    };
+    // The service dies after the operation's first request(s) went through.
+    let allowed = 0;
+    const runtime = createPodmanApiRuntime({
+      socketPath,
+      ensureService: () =>
+        allowed-- > 0 ? Promise.resolve() : Promise.reject(new Error("service died")),
+    });
+    const failedNotUnreachable = (error: unknown) => {
+      assert.ok(error instanceof RuntimeCommandError);
+      assert.ok(!(error instanceof PodmanApiUnreachableError), "the CLI would do it again");
+      assert.equal(error.kind, "failed");
+      return true;
+    };
+    try {
+      // exec: create and start went through (the command ran); the exit-code poll did not.
+      allowed = 2;
+      await assert.rejects(runtime.exec("c1", ["/bin/true"], 5_000), failedNotUnreachable);
+      // exec: create went through, start did not.
+      allowed = 1;
+      await assert.rejects(runtime.exec("c1", ["/bin/true"], 5_000), failedNotUnreachable);
+      // list: the list went through, the inspect of its container did not.
+      allowed = 1;
+      await assert.rejects(runtime.listContainers({ a: "b" }), failedNotUnreachable);
+      // The first request of each is still "unreachable": nothing was done.
+      allowed = 0;
+      await assert.rejects(runtime.exec("c1", ["/bin/true"], 5_000), PodmanApiUnreachableError);
+      await assert.rejects(runtime.listContainers({ a: "b" }), PodmanApiUnreachableError);
+    } finally {
+      runtime.close();
+    }
+  });
+
+  it("leaves out only containers that vanished between the list and their inspect", async () => {
+    const labels = { "dev.gpuaas.managed": "true" };
+    const inspect = (id: string) => ({
+      Id: id,
+      Name: `n-${id}`,
+      Config: { Labels: labels, Image: "img" },
+      State: { Running: true, Status: "running" },
+    });
+    let broken = 0;
+    handle = (request, response) => {
+      const url = request.url ?? "";
+      if (url.includes("/containers/json?")) {
+        json(response, 200, [{ Id: "kept" }, { Id: "gone" }, { Id: "busy" }]);
+      } else if (url.includes("/containers/gone/")) {
+        json(response, 404, { cause: "no such container", message: "no such container" });
+      } else if (url.includes("/containers/busy/") && broken > 0) {
+        json(response, 500, { cause: "x", message: "database is locked" });
+      } else {
+        json(response, 200, inspect(url.includes("/busy/") ? "busy" : "kept"));
+      }
+    };
+    const runtime = createPodmanApiRuntime({ socketPath });
+    try {
+      const listed = await runtime.listContainers(labels);
+      assert.deepEqual(listed.map((item) => item.id).sort(), ["busy", "kept"]);
+      broken = 1;
+      await assert.rejects(runtime.listContainers(labels), (error: unknown) => {
+        assert.ok(error instanceof RuntimeCommandError);
+        assert.equal(error.kind, "failed");
+        assert.match(error.stderr, /database is locked/);
+        return true;
+      });
+    } finally {
+      runtime.close();
+    }
+  });
+
+  it("bounds the whole exec by its timeout, the exit-code poll included", async () => {
+    handle = (request, response) => {
+      const url = request.url ?? "";
+      if (url.endsWith("/exec")) json(response, 201, { Id: "e2" });
+      else if (url.endsWith("/start")) {
+        response.writeHead(200);
+        response.end();
+      }
+      // The exit-code poll gets no answer.
+    };
+    const runtime = createPodmanApiRuntime({ socketPath, commandTimeoutMs: 10_000 });
+    const started = Date.now();
+    try {
+      const result = await runtime.exec("c1", ["/bin/true"], 400);
+      assert.equal(result.timed_out, true);
+      assert.equal(result.exit_code, null);
+      assert.ok(Date.now() - started < 2_000, `took ${Date.now() - started} ms`);
+    } finally {
+      runtime.close();
+      server.closeAllConnections();
     }
   });
 

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { classifyFailure } from "./cli-runtime.js";
+import { classifyRuntimeMessage, RUNTIME_DEFAULTS, toRuntimeExcerpt } from "./cli-runtime.js";
 import {
   type ContainerCreateRequest,
   type ContainerDetails,
@@ -27,11 +27,10 @@ import {
   isLoopbackRegistry,
   toPodmanProbe,
 } from "./podman-runtime.js";
-import { createRedactor, toExcerpt } from "./redact.js";
 import { AUTH_FILE_NAME, registryOfImage } from "./registry-auth.js";
 import { renderCreateArgs } from "./render-create-args.js";
 import { renderLibpodSpec, toLibpodUlimits } from "./render-libpod-spec.js";
-import { renderRegistryAuthHeader } from "./render-registry-auth-header.js";
+import { renderRegistryAuthHeader, toPaddedBase64Url } from "./render-registry-auth-header.js";
 
 /** Options of the podman API driver. */
 export interface PodmanApiRuntimeOptions {
@@ -62,20 +61,40 @@ export interface PodmanApiRuntime extends ContainerRuntime {
 }
 
 /**
- * A request that never reached podman (no socket, nothing listening): nothing was done, so the
- * same operation through the CLI is safe.
+ * The first request of an operation never reached podman (no socket, nothing listening, the
+ * service not running): nothing was done, so the same operation through the CLI is safe. A later
+ * request of the same operation never raises it: by then part of the operation has happened.
  */
 export class PodmanApiUnreachableError extends RuntimeCommandError {}
 
-const DEFAULT_COMMAND_TIMEOUT_MS = 30_000;
-const DEFAULT_PULL_TIMEOUT_MS = 15 * 60_000;
-const DEFAULT_MAX_LOG_BYTES = 256 * 1024;
 const DEFAULT_MAX_EXEC_BYTES = 1024 * 1024;
-const MESSAGE_EXCERPT_BYTES = 2048;
-const INSPECT_RETRY_MS = 250;
+const EXEC_POLL_ATTEMPTS = 20;
+const EXEC_POLL_INTERVAL_MS = 50;
 /** podman's own exit status for "podman itself failed" (as `podman exec` reports it). */
 const PODMAN_ERROR_EXIT = 125;
-const redactGeneric = createRedactor();
+/** `X-Registry-Auth` of an empty credential map (`{}`): podman's "an auth file with no entries". */
+const EMPTY_REGISTRY_AUTH = toPaddedBase64Url("{}");
+const LATE = Symbol("late");
+
+/** Whether a request is an operation's first (nothing done yet) or a later one. */
+type RequestStep = "first" | "later";
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Settles as `promise` does, or resolves {@link LATE} when it has not within `ms`. */
+async function settleWithin<T>(promise: Promise<T>, ms: number): Promise<T | typeof LATE> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<typeof LATE>((resolve) => {
+    timer = setTimeout(() => resolve(LATE), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /**
  * The message of a libpod error answer (`{"cause","message","response"}`), or the raw text.
@@ -105,16 +124,26 @@ export function toLibpodMessage(body: string): string {
 export function classifyLibpodFailure(status: number, message: string): RuntimeFailureKind {
   if (status === 404) return "not_found";
   if (status === 401 || status === 403) return "unauthorized";
-  const kind = classifyFailure({
-    exitCode: 1,
-    signal: null,
-    stdout: "",
-    stderr: message,
-    timedOut: false,
-    truncated: false,
-    durationMs: 0,
-  });
-  return kind === "missing_binary" ? "failed" : kind;
+  return classifyRuntimeMessage(message);
+}
+
+/**
+ * The `X-Registry-Auth` header of a pull. With the task's auth file (`authDir`) and an entry for
+ * the image's registry: that credential alone (podman uses nothing else). With an auth file but no
+ * entry: an empty credential map, which podman 4 turns into an empty auth file for the pull, as
+ * `podman pull --authfile` with that file does; without any header the service would read its
+ * own `${XDG_RUNTIME_DIR}/containers/auth.json` (`podman login`'s store) instead. Either way podman
+ * still reads the read-only fallbacks (`~/.docker/config.json`…), as the CLI does with `--authfile`.
+ */
+async function readPullAuthHeaders(
+  image: string,
+  authDir: string | undefined,
+): Promise<Record<string, string>> {
+  if (authDir === undefined) return {};
+  const file = await readFile(join(authDir, AUTH_FILE_NAME), "utf8").catch(() => undefined);
+  const header =
+    file === undefined ? undefined : renderRegistryAuthHeader(file, registryOfImage(image));
+  return { "X-Registry-Auth": header ?? EMPTY_REGISTRY_AUTH };
 }
 
 function encode(segment: string): string {
@@ -141,39 +170,59 @@ export function createPodmanApiRuntime(options: PodmanApiRuntimeOptions): Podman
   }
   const binary = options.binary ?? "podman";
   const client: LibpodClient = createLibpodClient(options.socketPath);
-  const commandTimeoutMs = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+  const commandTimeoutMs = options.commandTimeoutMs ?? RUNTIME_DEFAULTS.commandTimeoutMs;
   const longTimeoutMs = Math.max(commandTimeoutMs, 60_000);
-  const pullTimeoutMs = options.pullTimeoutMs ?? DEFAULT_PULL_TIMEOUT_MS;
-  const maxLogBytes = options.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES;
+  const pullTimeoutMs = options.pullTimeoutMs ?? RUNTIME_DEFAULTS.pullTimeoutMs;
+  const maxLogBytes = options.maxLogBytes ?? RUNTIME_DEFAULTS.maxLogBytes;
   const maxExecBytes = options.maxExecBytes ?? DEFAULT_MAX_EXEC_BYTES;
   const ulimits = toLibpodUlimits(
     options.containersConf?.defaultUlimits ?? DEFAULT_CONTAINERS_CONF.defaultUlimits,
   );
 
   const failure = (operation: string, kind: RuntimeFailureKind, text: string) =>
-    new RuntimeCommandError(
-      operation,
-      kind,
-      null,
-      toExcerpt(redactGeneric(text.trim()), MESSAGE_EXCERPT_BYTES),
-    );
+    new RuntimeCommandError(operation, kind, null, toRuntimeExcerpt(text));
 
-  /** Sends a request; a request that got no answer throws, an error status is returned. */
-  const call = async (operation: string, request: LibpodRequest): Promise<LibpodResponse> => {
-    await options.ensureService?.();
+  /**
+   * Sends a request, waiting first for the service, both within the request's `timeoutMs`. A
+   * request that got no answer throws; an error status is returned. Only an operation's `first`
+   * request fails as {@link PodmanApiUnreachableError} when podman is not there: after it, part of
+   * the operation may have happened (an exec ran, a container exists), and the CLI driver must
+   * not do it all again, so a `later` one fails as `failed`.
+   */
+  const call = async (
+    operation: string,
+    request: LibpodRequest,
+    step: RequestStep = "first",
+  ): Promise<LibpodResponse> => {
+    const unreachable = (message: string): RuntimeCommandError =>
+      step === "first"
+        ? new PodmanApiUnreachableError(operation, "failed", null, toRuntimeExcerpt(message))
+        : failure(operation, "failed", message);
+    const started = Date.now();
+    if (options.ensureService !== undefined) {
+      let ready: unknown;
+      try {
+        ready = await settleWithin(options.ensureService(), request.timeoutMs);
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        throw unreachable(`the podman API service is not running: ${reason}`);
+      }
+      if (ready === LATE) {
+        const message = "the podman API service did not start in time";
+        throw step === "first" ? unreachable(message) : failure(operation, "timeout", message);
+      }
+    }
     try {
-      return await client.request(request);
+      return await client.request({
+        ...request,
+        timeoutMs: Math.max(1, request.timeoutMs - (Date.now() - started)),
+      });
     } catch (error) {
       if (error instanceof LibpodTransportError) {
         if (error.failure === "timeout") throw failure(operation, "timeout", "timed out");
         // A broken connection may have done part of the work: not safe to repeat elsewhere.
         if (error.failure === "reset") throw failure(operation, "failed", error.message);
-        throw new PodmanApiUnreachableError(
-          operation,
-          "failed",
-          null,
-          toExcerpt(redactGeneric(error.message), MESSAGE_EXCERPT_BYTES),
-        );
+        throw unreachable(error.message);
       }
       throw error;
     }
@@ -202,35 +251,32 @@ export function createPodmanApiRuntime(options: PodmanApiRuntimeOptions): Podman
     return first;
   };
 
-  const inspectOnce = (name: string) =>
-    call("inspect", {
-      method: "GET",
-      path: `/containers/${encode(name)}/json`,
-      timeoutMs: commandTimeoutMs,
-      idempotent: true,
-    });
+  const inspectOnce = (name: string, step: RequestStep) =>
+    call(
+      "inspect",
+      {
+        method: "GET",
+        path: `/containers/${encode(name)}/json`,
+        timeoutMs: commandTimeoutMs,
+        idempotent: true,
+      },
+      step,
+    );
 
-  const inspectContainer = async (name: string): Promise<ContainerDetails | undefined> => {
-    let response = await inspectOnce(name);
+  /** Inspects a container; `later` when the inspect is part of a bigger operation (a list). */
+  const inspectContainer = async (
+    name: string,
+    step: RequestStep = "first",
+  ): Promise<ContainerDetails | undefined> => {
+    let response = await inspectOnce(name, step);
     if (response.status >= 300 && response.status !== 404) {
       // Inspecting changes nothing: ask once more before a transient failure fails a task.
-      await new Promise((resolve) => setTimeout(resolve, INSPECT_RETRY_MS));
-      response = await inspectOnce(name);
+      await sleep(RUNTIME_DEFAULTS.inspectRetryMs);
+      response = await inspectOnce(name, "later");
     }
     if (response.status === 404) return undefined;
     if (response.status >= 300) throw toError("inspect", response);
     return toContainerDetails(json(response));
-  };
-
-  const readAuthHeader = async (
-    image: string,
-    authDir: string | undefined,
-  ): Promise<Record<string, string>> => {
-    if (authDir === undefined) return {};
-    const file = await readFile(join(authDir, AUTH_FILE_NAME), "utf8").catch(() => undefined);
-    const header =
-      file === undefined ? undefined : renderRegistryAuthHeader(file, registryOfImage(image));
-    return header === undefined ? {} : { "X-Registry-Auth": header };
   };
 
   return {
@@ -269,9 +315,8 @@ export function createPodmanApiRuntime(options: PodmanApiRuntimeOptions): Podman
           ...(answering
             ? {}
             : {
-                problem: toExcerpt(
-                  redactGeneric(toLibpodMessage(info.body.toString("utf8")) || "no answer"),
-                  MESSAGE_EXCERPT_BYTES,
+                problem: toRuntimeExcerpt(
+                  toLibpodMessage(info.body.toString("utf8")) || "no answer",
                 ),
               }),
         };
@@ -282,13 +327,13 @@ export function createPodmanApiRuntime(options: PodmanApiRuntimeOptions): Podman
           ...base,
           present: true,
           answering: false,
-          problem: toExcerpt(redactGeneric(detail), MESSAGE_EXCERPT_BYTES),
+          problem: toRuntimeExcerpt(detail),
         };
       }
     },
 
     async pullImage(image, pullOptions) {
-      const headers = await readAuthHeader(image, pullOptions.authDir);
+      const headers = await readPullAuthHeaders(image, pullOptions.authDir);
       const parser = createPullStreamParser();
       const response = await call("pull", {
         method: "POST",
@@ -428,9 +473,16 @@ export function createPodmanApiRuntime(options: PodmanApiRuntimeOptions): Podman
         const id = (entry as { Id?: unknown } | null)?.Id;
         return typeof id === "string" && id.length > 0 ? [id] : [];
       });
-      // A container may vanish between the list and its inspect: it is left out.
+      // A container may vanish between the list and its inspect: it is left out. Any other
+      // failure fails the list: a running container missing from it would look gone.
       const details = await Promise.all(
-        ids.map((id) => inspectContainer(id).catch(() => undefined)),
+        ids.map((id) =>
+          inspectContainer(id, "later").catch((error: unknown) => {
+            if (error instanceof RuntimeCommandError && error.kind === "not_found")
+              return undefined;
+            throw error;
+          }),
+        ),
       );
       return details
         .filter((item): item is ContainerDetails => item !== undefined)
@@ -454,77 +506,100 @@ export function createPodmanApiRuntime(options: PodmanApiRuntimeOptions): Podman
     },
 
     async exec(name, argv, timeoutMs): Promise<ExecResult> {
-      const started = Date.now();
-      const created = await call("exec", {
-        method: "POST",
-        path: `/containers/${encode(name)}/exec`,
-        body: { AttachStdin: false, AttachStdout: true, AttachStderr: true, Tty: false, Cmd: argv },
-        timeoutMs: Math.min(timeoutMs, commandTimeoutMs),
+      // `timeoutMs` bounds the whole exec (create, run, exit code), as it bounds `podman exec`.
+      const deadline = Date.now() + timeoutMs;
+      const within = (bound: number): number => Math.max(1, Math.min(bound, deadline - Date.now()));
+      const isTimeout = (error: unknown): boolean =>
+        error instanceof RuntimeCommandError && error.kind === "timeout";
+      const timedOut = (output: string, truncated: boolean): ExecResult => ({
+        exit_code: null,
+        output,
+        timed_out: true,
+        truncated,
       });
-      if (created.status >= 300) {
-        // As `podman exec` does: podman's own failure is exit status 125 with its message.
-        return {
-          exit_code: PODMAN_ERROR_EXIT,
-          output: toExcerpt(
-            redactGeneric(`Error: ${toLibpodMessage(created.body.toString("utf8"))}`),
-            MESSAGE_EXCERPT_BYTES,
-          ),
-          timed_out: false,
-          truncated: false,
-        };
+      // As `podman exec` does: podman's own failure is exit status 125 with its message.
+      const podmanFailed = (response: LibpodResponse): ExecResult => ({
+        exit_code: PODMAN_ERROR_EXIT,
+        output: toRuntimeExcerpt(`Error: ${toLibpodMessage(response.body.toString("utf8"))}`),
+        timed_out: false,
+        truncated: false,
+      });
+      let created: LibpodResponse;
+      try {
+        created = await call("exec", {
+          method: "POST",
+          path: `/containers/${encode(name)}/exec`,
+          body: {
+            AttachStdin: false,
+            AttachStdout: true,
+            AttachStderr: true,
+            Tty: false,
+            Cmd: argv,
+          },
+          timeoutMs: within(commandTimeoutMs),
+        });
+      } catch (error) {
+        if (isTimeout(error)) return timedOut("", false);
+        throw error;
       }
+      if (created.status >= 300) return podmanFailed(created);
       const id = (json(created) as { Id?: unknown } | undefined)?.Id;
       if (typeof id !== "string") throw failure("exec", "failed", "the exec session has no id");
       const demux = createFrameDemultiplexer(maxExecBytes);
-      let timedOut = false;
       let stream: LibpodResponse | undefined;
       try {
-        stream = await call("exec", {
-          method: "POST",
-          path: `/exec/${encode(id)}/start`,
-          body: { Detach: false, Tty: false },
-          timeoutMs: Math.max(1, timeoutMs - (Date.now() - started)),
-          onChunk: (chunk) => demux.push(chunk),
-        });
+        stream = await call(
+          "exec",
+          {
+            method: "POST",
+            path: `/exec/${encode(id)}/start`,
+            body: { Detach: false, Tty: false },
+            timeoutMs: within(timeoutMs),
+            onChunk: (chunk) => demux.push(chunk),
+          },
+          "later",
+        );
       } catch (error) {
-        if (!(error instanceof RuntimeCommandError && error.kind === "timeout")) throw error;
-        timedOut = true;
+        if (!isTimeout(error)) throw error;
       }
       const output = demux.finish();
-      if (stream !== undefined && stream.status >= 300) {
-        return {
-          exit_code: PODMAN_ERROR_EXIT,
-          output: toExcerpt(
-            redactGeneric(`Error: ${toLibpodMessage(stream.body.toString("utf8"))}`),
-            MESSAGE_EXCERPT_BYTES,
-          ),
-          timed_out: false,
-          truncated: false,
-        };
-      }
+      const text = [output.stdout, output.stderr].filter((part) => part.length > 0).join("\n");
+      if (stream === undefined) return timedOut(text, output.truncated);
+      if (stream.status >= 300) return podmanFailed(stream);
       let exitCode: number | null = null;
-      if (!timedOut && stream?.truncated !== true) {
+      if (!stream.truncated) {
         // The session's exit code is recorded as the stream ends; ask until it is.
-        for (let attempt = 0; attempt < 20; attempt += 1) {
-          const session = await call("exec", {
-            method: "GET",
-            path: `/exec/${encode(id)}/json`,
-            timeoutMs: commandTimeoutMs,
-            idempotent: true,
-          });
+        for (let attempt = 0; attempt < EXEC_POLL_ATTEMPTS; attempt += 1) {
+          if (Date.now() >= deadline) return timedOut(text, output.truncated);
+          let session: LibpodResponse;
+          try {
+            session = await call(
+              "exec",
+              {
+                method: "GET",
+                path: `/exec/${encode(id)}/json`,
+                timeoutMs: within(commandTimeoutMs),
+                idempotent: true,
+              },
+              "later",
+            );
+          } catch (error) {
+            if (isTimeout(error)) return timedOut(text, output.truncated);
+            throw error;
+          }
           const state = json(session) as { ExitCode?: unknown; Running?: unknown } | undefined;
           if (session.status === 200 && state?.Running !== true) {
             exitCode = typeof state?.ExitCode === "number" ? state.ExitCode : null;
             break;
           }
-          await new Promise((resolve) => setTimeout(resolve, 50));
+          await sleep(Math.min(EXEC_POLL_INTERVAL_MS, Math.max(0, deadline - Date.now())));
         }
       }
       return {
         exit_code: exitCode,
-        output: [output.stdout, output.stderr].filter((part) => part.length > 0).join("\n"),
-        timed_out: timedOut,
-        truncated: output.truncated || stream?.truncated === true,
+        output: text,
+        timed_out: false,
+        truncated: output.truncated || stream.truncated,
       };
     },
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -9,6 +9,43 @@ import {
   toPodmanSocketPath,
   toServiceEnv,
 } from "./podman-service.js";
+
+/**
+ * A stand-in `podman system service`: answers on its socket, notes each start in `startsFile`, and
+ * exits `lifetimeMs` after it listens.
+ */
+async function writeFakeService(dir: string, startsFile: string, lifetimeMs: number) {
+  const path = join(dir, "fake-podman");
+  await writeFile(
+    path,
+    [
+      `#!${process.execPath}`,
+      'const { appendFileSync } = require("node:fs");',
+      'const { createServer } = require("node:http");',
+      'const socket = process.argv[process.argv.length - 1].replace("unix://", "");',
+      `appendFileSync(${JSON.stringify(startsFile)}, "start\\n");`,
+      'createServer((request, response) => response.end("OK")).listen(socket, () =>',
+      `  setTimeout(() => process.exit(3), ${lifetimeMs}),`,
+      ");",
+      "",
+    ].join("\n"),
+  );
+  await chmod(path, 0o755);
+  return path;
+}
+
+async function countLines(file: string): Promise<number> {
+  const text = await readFile(file, "utf8").catch(() => "");
+  return text.split("\n").filter((line) => line.length > 0).length;
+}
+
+async function waitFor(check: () => Promise<boolean>, ms: number): Promise<void> {
+  for (const deadline = Date.now() + ms; Date.now() < deadline; ) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  assert.fail(`not within ${ms} ms`);
+}
 
 describe("toPodmanSocketPath", () => {
   it("puts the socket under the state directory", () => {
@@ -29,13 +66,44 @@ describe("toPodmanSocketPath", () => {
 });
 
 describe("toServiceEnv", () => {
-  it("keeps the agent's environment but not its own GPUAAS_ settings", () => {
+  it("passes only the listed variables of the agent's environment, plus the driver's", () => {
+    const kept = {
+      PATH: "/usr/bin",
+      HOME: "/home/agent",
+      USER: "agent",
+      LOGNAME: "agent",
+      XDG_RUNTIME_DIR: "/run/user/1000",
+      XDG_CONFIG_HOME: "/home/agent/.config",
+      XDG_DATA_HOME: "/home/agent/.local/share",
+      TMPDIR: "/var/tmp",
+      LANG: "C.UTF-8",
+      LC_ALL: "C.UTF-8",
+      TZ: "UTC",
+      CONTAINERS_STORAGE_CONF: "/etc/gpuaas/storage.conf",
+      CONTAINERS_REGISTRIES_CONF: "/etc/gpuaas/registries.conf",
+      REGISTRIES_CONFIG_PATH: "/etc/gpuaas/registries.conf",
+      http_proxy: "http://proxy:3128",
+      https_proxy: "http://proxy:3128",
+      no_proxy: "localhost",
+      HTTP_PROXY: "http://proxy:3128",
+      HTTPS_PROXY: "http://proxy:3128",
+      NO_PROXY: "localhost",
+      DBUS_SESSION_BUS_ADDRESS: "unix:path=/run/user/1000/bus",
+    };
     assert.deepEqual(
       toServiceEnv(
-        { PATH: "/usr/bin", GPUAAS_AGENT_BOOTSTRAP_TOKEN: "secret", HOME: undefined },
+        {
+          ...kept,
+          DATABASE_URL: "postgres://gpuaas:hunter2@db/gpuaas",
+          GPUAAS_AGENT_BOOTSTRAP_TOKEN: "secret",
+          AWS_SECRET_ACCESS_KEY: "secret",
+          NODE_OPTIONS: "--require /tmp/x.js",
+          REGISTRY_AUTH_FILE: "/home/agent/auth.json",
+          SHELL: undefined,
+        },
         { CONTAINERS_CONF: "/state/containers.conf" },
       ),
-      { PATH: "/usr/bin", CONTAINERS_CONF: "/state/containers.conf" },
+      { ...kept, CONTAINERS_CONF: "/state/containers.conf" },
     );
   });
 });
@@ -59,6 +127,53 @@ describe("createPodmanService", () => {
       await rm(dir, { recursive: true, force: true });
     }
     await assert.rejects(service.ready(), /stopped/);
+  });
+
+  it("backs off a service that keeps dying, and says so once per back-off step", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "gpuaas-svc-"));
+    const starts = join(dir, "starts");
+    const fake = await writeFakeService(dir, starts, 150);
+    const told: number[] = [];
+    const service = createPodmanService({
+      binary: fake,
+      socketPath: join(dir, "podman", "podman.sock"),
+      backoff: { minMs: 50, maxMs: 200, stableMs: 60_000 },
+      onExit: (_message, restartInMs) => told.push(restartInMs),
+    });
+    try {
+      await service.ready();
+      await waitFor(async () => (await countLines(starts)) >= 6, 10_000);
+      // 50, 100, 200, then 200 every time: told at each step, not at each death.
+      assert.deepEqual(told, [50, 100, 200]);
+    } finally {
+      await service.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("starts the back-off over after the service stayed up for a while", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "gpuaas-svc-"));
+    const starts = join(dir, "starts");
+    const fake = await writeFakeService(dir, starts, 400);
+    const told: number[] = [];
+    const service = createPodmanService({
+      binary: fake,
+      socketPath: join(dir, "podman", "podman.sock"),
+      backoff: { minMs: 50, maxMs: 5_000, stableMs: 250 },
+      onExit: (_message, restartInMs) => told.push(restartInMs),
+    });
+    try {
+      await service.ready();
+      await waitFor(async () => (await countLines(starts)) >= 4, 10_000);
+      assert.ok(told.length >= 3, String(told));
+      assert.ok(
+        told.every((ms) => ms === 50),
+        String(told),
+      );
+    } finally {
+      await service.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("refuses a socket path longer than a unix socket can be", async () => {

@@ -19,8 +19,23 @@ export interface PodmanServiceOptions {
   readonly beforeStart?: () => Promise<void>;
   /** How long a start may take until `GET /_ping` answers; default 15 s. */
   readonly startTimeoutMs?: number;
-  /** Told when the service exits on its own (it is restarted). */
-  readonly onExit?: (message: string) => void;
+  /**
+   * Told when the service exits on its own, with how long until it is started again; at most once
+   * per back-off step, so a service that keeps dying is not logged every time.
+   */
+  readonly onExit?: (message: string, restartInMs: number) => void;
+  /** The restart back-off; the defaults suit production, tests shorten them. */
+  readonly backoff?: Partial<PodmanServiceBackoff>;
+}
+
+/** How a service that failed to start, or died, is started again. */
+export interface PodmanServiceBackoff {
+  /** Delay after the first failure; it doubles with every further one. Default 1 s. */
+  readonly minMs: number;
+  /** Longest delay. Default 30 s. */
+  readonly maxMs: number;
+  /** How long a start must stay up before the back-off starts over. Default 30 s. */
+  readonly stableMs: number;
 }
 
 /** A supervised `podman system service`. */
@@ -44,8 +59,7 @@ export const MAX_SOCKET_PATH_BYTES = 107;
 export const SERVICE_PID_FILE = "service.pid";
 const PING_INTERVAL_MS = 20;
 const STOP_GRACE_MS = 5_000;
-const MIN_BACKOFF_MS = 1_000;
-const MAX_BACKOFF_MS = 30_000;
+const DEFAULT_BACKOFF: PodmanServiceBackoff = { minMs: 1_000, maxMs: 30_000, stableMs: 30_000 };
 const STDERR_KEEP_BYTES = 4096;
 const redact = createRedactor();
 
@@ -117,12 +131,37 @@ async function stopLeftover(pidFile: string, socketPath: string): Promise<void> 
   if (isAlive(pid)) process.kill(pid, "SIGKILL");
 }
 
+/** The agent's environment variables the service gets (besides `CONTAINERS_*`): nothing secret. */
+const SERVICE_ENV_NAMES: ReadonlySet<string> = new Set([
+  "PATH",
+  "HOME",
+  "USER",
+  "LOGNAME",
+  "XDG_RUNTIME_DIR",
+  "XDG_CONFIG_HOME",
+  "XDG_DATA_HOME",
+  "TMPDIR",
+  "LANG",
+  "LC_ALL",
+  "TZ",
+  "REGISTRIES_CONFIG_PATH",
+  "http_proxy",
+  "https_proxy",
+  "no_proxy",
+  "HTTP_PROXY",
+  "HTTPS_PROXY",
+  "NO_PROXY",
+  "DBUS_SESSION_BUS_ADDRESS",
+]);
+
 /**
- * The service's environment: the agent's, without the agent's own `GPUAAS_*` settings (a bootstrap
- * token may be among them; a long-lived podman has no use for it), plus the driver's additions.
+ * The service's environment: only what podman needs from the agent's (paths, locale, proxies,
+ * `CONTAINERS_*`), plus the driver's additions. The service lives as long as the agent and its
+ * environment is readable in `/proc`; the agent's may hold secrets (under `gpuaas up` it is the
+ * server's, with `DATABASE_URL`), so nothing is passed that is not on the list.
  *
  * @example
- * toServiceEnv({ PATH: "/usr/bin", GPUAAS_AGENT_BOOTSTRAP_TOKEN: "t" }, { CONTAINERS_CONF: "/c" })
+ * toServiceEnv({ PATH: "/usr/bin", DATABASE_URL: "postgres://u:p@db/x" }, { CONTAINERS_CONF: "/c" })
  * // { PATH: "/usr/bin", CONTAINERS_CONF: "/c" }
  */
 export function toServiceEnv(
@@ -131,7 +170,9 @@ export function toServiceEnv(
 ): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(base)) {
-    if (value !== undefined && !key.startsWith("GPUAAS_")) env[key] = value;
+    if (value !== undefined && (SERVICE_ENV_NAMES.has(key) || key.startsWith("CONTAINERS_"))) {
+      env[key] = value;
+    }
   }
   return { ...env, ...extra };
 }
@@ -160,9 +201,10 @@ export function pingPodman(socketPath: string, timeoutMs: number): Promise<boole
 
 /**
  * Supervises `podman system service --time=0 unix://<socket>` (an argument array, no shell, the
- * CLI driver's environment): starts it on the first `ready()`, waits until `GET /_ping` answers,
- * starts it again when it exits, and stops it by its pid on `stop()` (and when the agent's process
- * exits). The service is not a daemon: containers it started keep running when it stops.
+ * environment of {@link toServiceEnv}): starts it on the first `ready()`, waits until `GET /_ping`
+ * answers, starts it again when it exits (less and less often while it keeps dying), and stops it
+ * by its pid on `stop()` (and when the agent's process exits). The service is not a daemon:
+ * containers it started keep running when it stops.
  *
  * @example
  * const service = createPodmanService({ socketPath: toPodmanSocketPath(stateDir), env: { CONTAINERS_CONF: conf } });
@@ -174,11 +216,17 @@ export function createPodmanService(options: PodmanServiceOptions): PodmanServic
   const dir = dirname(socketPath);
   const pidFile = join(dir, SERVICE_PID_FILE);
   const startTimeoutMs = options.startTimeoutMs ?? 15_000;
+  const backoff: PodmanServiceBackoff = { ...DEFAULT_BACKOFF, ...options.backoff };
+  const delayAfter = (count: number): number =>
+    Math.min(backoff.maxMs, backoff.minMs * 2 ** Math.max(0, count - 1));
   let child: ChildProcess | undefined;
   let up = false;
   let stopped = false;
   let starting: Promise<void> | undefined;
+  // Failed starts and deaths since the service last stayed up for `backoff.stableMs`.
   let failures = 0;
+  // The back-off step last told to `onExit`: a service that keeps dying is told once per step.
+  let toldDelay = 0;
   let retryAt = 0;
   let lastError: Error | undefined;
   let restartTimer: NodeJS.Timeout | undefined;
@@ -253,18 +301,34 @@ export function createPodmanService(options: PodmanServiceOptions): PodmanServic
       await sleep(PING_INTERVAL_MS);
     }
     up = true;
+    const startedAt = Date.now();
     void exited.then((reason) => {
       up = false;
       if (child === spawned) child = undefined;
       process.removeListener("exit", onProcessExit);
       if (stopped) return;
+      // Only a service that stayed up a while starts the back-off over; one that dies soon after
+      // every start is started again less and less often.
+      if (Date.now() - startedAt >= backoff.stableMs) {
+        failures = 0;
+        toldDelay = 0;
+      }
+      failures += 1;
+      const delay = delayAfter(failures);
       lastError = why(reason);
-      options.onExit?.(lastError.message);
-      // Start it again in the background; requests in between wait for it in `ready()`.
+      // After a first death the next request starts it at once; after repeated ones, requests
+      // fail at once (the driver uses the CLI) until the delay has passed.
+      retryAt = failures > 1 ? Date.now() + delay : 0;
+      if (delay > toldDelay) {
+        toldDelay = delay;
+        options.onExit?.(lastError.message, delay);
+      }
+      // Start it again in the background.
       restartTimer = setTimeout(() => {
         restartTimer = undefined;
+        retryAt = 0;
         void ready().catch(() => undefined);
-      }, MIN_BACKOFF_MS);
+      }, delay);
       restartTimer.unref();
     });
   };
@@ -289,12 +353,11 @@ export function createPodmanService(options: PodmanServiceOptions): PodmanServic
     starting = start()
       .then(
         () => {
-          failures = 0;
           retryAt = 0;
         },
         async (error: unknown) => {
           failures += 1;
-          retryAt = Date.now() + Math.min(MAX_BACKOFF_MS, MIN_BACKOFF_MS * 2 ** (failures - 1));
+          retryAt = Date.now() + delayAfter(failures);
           lastError = error instanceof Error ? error : new Error(String(error));
           const failed = child;
           child = undefined;

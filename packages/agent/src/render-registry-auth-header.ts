@@ -10,7 +10,7 @@ export function toPaddedBase64Url(text: string): string {
  * The `X-Registry-Auth` header value for a pull from `registry`, built from a docker-style auth
  * file (`{"auths":{"<registry>":{"auth":"base64(user:password)"}}}`, what `renderAuthConfig`
  * writes): base64url of `{"username","password","serveraddress"}`. Undefined when the file has no
- * usable entry for the registry (the pull then goes without credentials, as with `--authfile`).
+ * usable entry for the registry (the driver then sends an empty credential map instead).
  * The value is a credential: never log it.
  *
  * @example

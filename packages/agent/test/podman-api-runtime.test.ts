@@ -333,6 +333,53 @@ if (podman === undefined) {
       );
     });
 
+    it("never pulls with the service's own login store when the task's auth file lacks the registry", async () => {
+      // A service whose `podman login` store ($XDG_RUNTIME_DIR/containers/auth.json) holds a
+      // working credential for the registry: it must not stand in for the task's credential.
+      const runtimeDir = join(workDir, "xdg-runtime");
+      await mkdir(join(runtimeDir, "containers"), { recursive: true, mode: 0o700 });
+      const login = Buffer.from(`gpuaas:${token}`).toString("base64");
+      await writeFile(
+        join(runtimeDir, "containers", "auth.json"),
+        JSON.stringify({ auths: { [registry.host]: { auth: login } } }),
+        { mode: 0o600 },
+      );
+      const conf = { path: containersConf, ...DEFAULT_CONTAINERS_CONF };
+      const loggedIn = createPodmanService({
+        socketPath: join(workDir, "podman-login", "podman.sock"),
+        env: { CONTAINERS_CONF: containersConf, XDG_RUNTIME_DIR: runtimeDir },
+        beforeStart: () => writeContainersConf(conf),
+      });
+      const viaLogin = createPodmanApiRuntime({
+        socketPath: loggedIn.socketPath,
+        ensureService: loggedIn.ready,
+        containersConf: conf,
+        plainHttpRegistries: [registry.host],
+      });
+      try {
+        // Without an auth file the service's store is used (so this test shows something)…
+        await viaLogin.pullImage(image, {});
+        // …but with the task's auth file, only that file counts, as with `podman pull --authfile`.
+        await assert.rejects(
+          withPullAuth(
+            join(workDir, "secrets"),
+            "other-registry",
+            { registry: "other.example:5000", token },
+            "gpuaas",
+            (authDir) => viaLogin.pullImage(image, { authDir }),
+          ),
+          (error: unknown) => {
+            assert.ok(error instanceof RuntimeCommandError);
+            assert.equal(error.kind, "unauthorized", error.stderr);
+            return true;
+          },
+        );
+      } finally {
+        viaLogin.close();
+        await loggedIn.stop();
+      }
+    });
+
     it("attaches GPUs as the CLI does: CDI fails at start, AMD at create (no GPU here)", async (t) => {
       const gpus = await probeHostGpus();
       if (gpus.nvidia.tool === "present" || gpus.amd.kfd) {
@@ -445,6 +492,40 @@ if (podman === undefined) {
         assert.equal(await pingPodman(socketPath, 1_000), false);
       } finally {
         await driver.close();
+        await rm(workDir, { recursive: true, force: true });
+      }
+    });
+
+    it("gives the service none of the agent's secrets: /proc/<pid>/environ holds the allowlist only", async () => {
+      const workDir = await mkdtemp(join(tmpdir(), "gpuaas-podman-driver-"));
+      const planted = `PLANTED_SECRET_${randomBytes(4).toString("hex").toUpperCase()}`;
+      const hadDatabaseUrl = process.env.DATABASE_URL;
+      process.env[planted] = "postgres://gpuaas:hunter2@db/gpuaas";
+      process.env.DATABASE_URL = "postgres://gpuaas:hunter2@db/gpuaas";
+      const conf = { path: join(workDir, "containers.conf"), ...DEFAULT_CONTAINERS_CONF };
+      const service = createPodmanService({
+        socketPath: join(workDir, "podman", "podman.sock"),
+        env: { CONTAINERS_CONF: conf.path },
+        beforeStart: () => writeContainersConf(conf),
+      });
+      try {
+        await service.ready();
+        const pid = service.pid();
+        assert.ok(pid !== undefined);
+        const environ = (await readFile(`/proc/${pid}/environ`, "utf8"))
+          .split("\0")
+          .filter((entry) => entry.length > 0);
+        const names = environ.map((entry) => entry.slice(0, entry.indexOf("=")));
+        assert.ok(!names.includes(planted), names.join(" "));
+        assert.ok(!names.includes("DATABASE_URL"), names.join(" "));
+        assert.ok(!environ.some((entry) => entry.includes("hunter2")));
+        assert.ok(environ.includes(`CONTAINERS_CONF=${conf.path}`));
+        assert.ok(names.includes("PATH"));
+      } finally {
+        delete process.env[planted];
+        if (hadDatabaseUrl === undefined) delete process.env.DATABASE_URL;
+        else process.env.DATABASE_URL = hadDatabaseUrl;
+        await service.stop();
         await rm(workDir, { recursive: true, force: true });
       }
     });
