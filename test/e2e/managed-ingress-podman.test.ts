@@ -7,8 +7,9 @@
 // path, API 401 with WWW-Authenticate, the owner's ticket round trip and bearer/API key, forged
 // identity and forwarded headers replaced, platform credentials (bearer, session cookies, even an
 // emptied Cookie header) kept from the workload, the identity JWT checked against the JWKS,
-// another project's member refused, the route removed on stop and restored on start, and
-// decommission leaving no container.
+// another project's member refused, the route removed on stop and restored on start, the routes
+// put back on the edge after its Caddy is killed and restarted, and decommission leaving no
+// container.
 import assert from "node:assert/strict";
 import { execFile, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -90,6 +91,8 @@ describe("managed ingress end to end: gpuaas up, podman, a real workload behind 
   let ownerId: string;
   let allocationId: string;
   let edgePort = 0;
+  /** The pid of the edge's Caddy now (it changes when gpuaas up restarts it). */
+  let caddyPid = 0;
   let instance = "";
   let web = { host: "", routeId: "" };
   let apiRoute = { host: "", routeId: "" };
@@ -272,11 +275,13 @@ describe("managed ingress end to end: gpuaas up, podman, a real workload behind 
       ],
     });
     const summary = up.stdout();
-    assert.match(summary, /agent: {4}podman /);
+    // The libpod driver, not a silent fallback to the podman CLI (see describeRuntimeDriver).
+    assert.match(summary, /agent: {4}podman \S+(?: \([^)]*\))? via its API socket, node /);
     assert.match(
       summary,
       /edge: {5}caddy \S+ \(pid \d+\) serving http:\/\/127\.0\.0\.1:\d+, admin API unix:\//,
     );
+    caddyPid = Number(/edge: {5}caddy \S+ \(pid (\d+)\)/.exec(summary)?.[1]);
     timings["gpuaas up with its edge"] = Date.now() - started;
     registry = await startTokenRegistry({
       realm: `${up.url}/api/v1/registry/token`,
@@ -507,7 +512,11 @@ describe("managed ingress end to end: gpuaas up, podman, a real workload behind 
     assert.equal(seen.HTTP_X_PLATFORM_USER, ownerId);
     assert.equal(seen.HTTP_AUTHORIZATION, undefined);
     assert.equal(seen.HTTP_COOKIE, undefined);
-    assert.notEqual(seen.HTTP_X_FORWARDED_HOST, "evil.example");
+    assert.equal(
+      seen.HTTP_X_FORWARDED_HOST,
+      `${apiRoute.host}:${edgePort}`,
+      "forwarded-host from the edge, not the client",
+    );
     const jwks = (await (await fetch(`${up?.url}/.well-known/jwks.json`)).json()) as { keys: [] };
     const claims = verifyAssertion(seen.HTTP_X_PLATFORM_JWT_ASSERTION ?? "", jwks, {
       issuer: up?.url ?? "",
@@ -594,6 +603,40 @@ describe("managed ingress end to end: gpuaas up, podman, a real workload behind 
     );
   });
 
+  it("restarts the edge's Caddy when it dies and puts the instance's routes back on it", async () => {
+    const bearer = { authorization: `Bearer ${up?.operatorToken}` };
+    assert.equal((await edge(apiRoute.host, "/cgi-bin/headers", { headers: bearer })).status, 200);
+    const killed = caddyPid;
+    const restartsBefore = (up?.stderr().match(/caddy started again/g) ?? []).length;
+    process.kill(killed, "SIGKILL");
+    const again = await waitFor(
+      "gpuaas up to start its Caddy again",
+      async () => {
+        const started = [...(up?.stderr() ?? "").matchAll(/caddy started again \(pid (\d+)\)/g)];
+        return started.length > restartsBefore ? Number(started.at(-1)?.[1]) : undefined;
+      },
+      15_000,
+    );
+    timings["caddy killed to started again"] = again.ms;
+    assert.notEqual(again.value, killed);
+    assert.throws(() => process.kill(killed, 0), /ESRCH/);
+    caddyPid = again.value;
+    // The restarted Caddy has only its base config. The applier's full reconcile runs once a
+    // minute; the routes must come back sooner, from gpuaas up's reconcile on restart.
+    const back = await waitFor(
+      "the API route back on the restarted edge",
+      async () => {
+        const response = await edge(apiRoute.host, "/cgi-bin/headers", { headers: bearer });
+        return response.status === 200 ? response : undefined;
+      },
+      5_000,
+    );
+    timings["caddy started again to routes back"] = back.ms;
+    assert.equal(toSeen(back.value).HTTP_X_PLATFORM_USER, ownerId);
+    const browser = await edge(web.host, "/cgi-bin/headers");
+    assert.equal(browser.status, 302, "the browser route is back too");
+  });
+
   it("decommissions the instance: no route, no container; the edge stops with gpuaas up", async () => {
     await api.expect(202, "POST", `/projects/${projectId}/app-instances/${instance}/decommission`);
     await waitForState(instance, "decommissioned");
@@ -606,7 +649,7 @@ describe("managed ingress end to end: gpuaas up, podman, a real workload behind 
       `/projects/${projectId}/routes?instance_id=${instance}&state=active`,
     );
     assert.deepEqual(routes.json.items, []);
-    const pid = Number(/edge: {5}caddy \S+ \(pid (\d+)\)/.exec(up?.stdout() ?? "")?.[1]);
+    const pid = caddyPid;
     const stopped = Date.now();
     const code = await up?.stop(10_000);
     timings["gpuaas up stop"] = Date.now() - stopped;

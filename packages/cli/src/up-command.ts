@@ -68,12 +68,14 @@ interface AgentReport {
  * process for this host (podman preferred, docker as fallback): the host becomes a node with one
  * allocation in the default project, so a launch runs on this machine. With the agent, launches
  * are handed to node agents unless the operator configured otherwise. Prints how to reach it all
- * and keeps running until SIGINT or SIGTERM.
+ * and keeps running until SIGINT or SIGTERM. Whatever fails after the edge or the control plane
+ * started, what started is stopped again before `runUp` returns or throws.
  */
 export async function runUp(
   flags: UpFlags,
   io: CliIo,
   setExitCode: (code: ExitCode) => void,
+  deps: UpDependencies = {},
 ): Promise<void> {
   const file = flags.config === undefined ? undefined : await readConfigFile(flags.config, io);
   if (file === null) return setExitCode(EXIT_CODES.usage);
@@ -121,79 +123,121 @@ export async function runUp(
   let config = loaded.config;
   // Listen for the stop signal before anything is printed: a caller may send it the moment it
   // reads the summary.
-  const stopped = new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
-  });
-  const signer = await ensureRegistryTokenSigner(config);
+  const signal = listenForStop();
   let plane: ControlPlane | undefined;
   let edge: CaddyEdge | undefined;
-  if (config.edge_caddy !== "") {
-    try {
-      edge = await startCaddyEdge({
-        caddyBin: config.edge_caddy,
-        stateDir: join(resolve(config.data_dir), "edge"),
-        admin: toEdgeAdminAddress(config),
-        listen: config.edge_listen,
-        ...(config.edge_tls_cert_file !== ""
-          ? {
-              tls: {
-                certificateFile: config.edge_tls_cert_file,
-                keyFile: config.edge_tls_key_file,
-              },
-            }
-          : {}),
-        log: (line) => process.stderr.write(line),
-        verbose: config.log_level === "debug" || config.log_level === "trace",
-        onRestart: () => {
-          plane?.reconcileEdge().catch((error: unknown) => {
-            process.stderr.write(
-              `gpuaas edge: re-adding routes failed (${error instanceof Error ? error.message : String(error)}); the edge applier retries\n`,
-            );
-          });
-        },
-      });
-    } catch (error) {
-      io.stderr(
-        `gpuaas up: the edge (${config.edge_caddy}) did not start: ${error instanceof Error ? error.message : String(error)}\n`,
-      );
-      return setExitCode(EXIT_CODES.failed);
-    }
-    config = Object.freeze({ ...config, caddy_admin_url: edge.admin.endpoint });
-  }
+  let agent: Awaited<ReturnType<typeof startLocalAgent>> | undefined;
   try {
+    const signer = await ensureRegistryTokenSigner(config);
+    if (config.edge_caddy !== "") {
+      try {
+        edge = await startCaddyEdge({
+          caddyBin: config.edge_caddy,
+          stateDir: join(resolve(config.data_dir), "edge"),
+          admin: toEdgeAdminAddress(config),
+          listen: config.edge_listen,
+          ...(config.edge_tls_cert_file !== ""
+            ? {
+                tls: {
+                  certificateFile: config.edge_tls_cert_file,
+                  keyFile: config.edge_tls_key_file,
+                },
+              }
+            : {}),
+          log: (line) => process.stderr.write(line),
+          verbose: config.log_level === "debug" || config.log_level === "trace",
+          onRestart: () => {
+            plane?.reconcileEdge().catch((error: unknown) => {
+              process.stderr.write(
+                `gpuaas edge: re-adding routes failed (${error instanceof Error ? error.message : String(error)}); the edge applier retries\n`,
+              );
+            });
+          },
+        });
+      } catch (error) {
+        io.stderr(
+          `gpuaas up: the edge (${config.edge_caddy}) did not start: ${error instanceof Error ? error.message : String(error)}\n`,
+        );
+        return setExitCode(EXIT_CODES.failed);
+      }
+      config = Object.freeze({ ...config, caddy_admin_url: edge.admin.endpoint });
+    }
     plane = await startControlPlane({
       config,
       curated,
       logStream: process.stderr,
       webConsoleDir: DEFAULT_WEB_DIST_DIR,
     });
-  } catch (error) {
-    await edge?.stop();
-    throw error;
-  }
-  const agent = await startLocalAgent(plane, config, detection, agentDir, explicit);
-  io.stdout(
-    describe(
-      plane.url,
+    agent = await (deps.startLocalAgent ?? startLocalAgent)(
+      plane,
       config,
-      plane.adminTokenPath,
-      plane.newAdminToken,
-      plane.loaded.map((app) => app.slug),
-      existsSync(join(DEFAULT_WEB_DIST_DIR, "index.html")),
-      signer.certFile,
-      agent.report,
-      describeEdge(config, edge),
-    ),
-  );
-  await stopped;
-  // The agent first: it may still post a result to the control plane while it stops. Then the
-  // edge, the public entry point: no request reaches a closing control plane, and the edge goes
-  // even if closing hangs and this process is killed (the edge's routes stay in the store).
-  await agent.started?.loop.stop();
-  await edge?.stop();
-  await plane.close();
+      detection,
+      agentDir,
+      explicit,
+    );
+    io.stdout(
+      describe(
+        plane.url,
+        config,
+        plane.adminTokenPath,
+        plane.newAdminToken,
+        plane.loaded.map((app) => app.slug),
+        existsSync(join(DEFAULT_WEB_DIST_DIR, "index.html")),
+        signer.certFile,
+        agent.report,
+        describeEdge(config, edge),
+      ),
+    );
+    await signal.stopped;
+  } finally {
+    // A second Ctrl-C while stopping ends the process the usual way.
+    signal.dispose();
+    // The agent first: it may still post a result to the control plane while it stops. Then the
+    // edge, the public entry point: no request reaches a closing control plane, and the edge goes
+    // even if closing hangs and this process is killed (the edge's routes stay in the store).
+    // The same order when a start failed half way: each step runs even if one before it failed.
+    await stopInOrder([
+      () => agent?.started?.loop.stop(),
+      () => edge?.stop(),
+      () => plane?.close(),
+    ]);
+  }
+}
+
+/** Seams of {@link runUp} for tests. */
+export interface UpDependencies {
+  /** Starts the in-process agent; the real one by default. */
+  readonly startLocalAgent?: typeof startLocalAgent;
+}
+
+/** Resolves on the first SIGINT or SIGTERM until `dispose` removes the listeners. */
+function listenForStop(): { readonly stopped: Promise<void>; dispose(): void } {
+  let stop = (): void => undefined;
+  const stopped = new Promise<void>((resolve) => {
+    stop = () => resolve();
+  });
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  return {
+    stopped,
+    dispose() {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+    },
+  };
+}
+
+/** Runs every stop step in order, each even when one before it threw; throws the first error. */
+async function stopInOrder(steps: readonly (() => Promise<unknown> | undefined)[]): Promise<void> {
+  let first: { error: unknown } | undefined;
+  for (const step of steps) {
+    try {
+      await step();
+    } catch (error) {
+      first ??= { error };
+    }
+  }
+  if (first !== undefined) throw first.error;
 }
 
 /** The start-up report's lines on managed ingress and its edge. */

@@ -56,7 +56,7 @@ describe("gpuaas up flags", () => {
       "--ingress-access",
       "project_members",
       "--caddy-admin-url",
-      "http://127.0.0.1:2019",
+      "unix:/run/gpuaas/caddy-admin.sock",
       "--edge-caddy",
       "/usr/bin/caddy",
       "--edge-listen",
@@ -72,7 +72,7 @@ describe("gpuaas up flags", () => {
     assert.equal(config.ingress_public_scheme, "http");
     assert.equal(config.ingress_public_port, 8081);
     assert.equal(config.ingress_access, "project_members");
-    assert.equal(config.caddy_admin_url, "http://127.0.0.1:2019");
+    assert.equal(config.caddy_admin_url, "unix:/run/gpuaas/caddy-admin.sock");
     assert.equal(config.edge_caddy, "/usr/bin/caddy");
     assert.equal(config.edge_listen, "127.0.0.1:8081");
     assert.equal(config.ingress_edge_retry_ms, 250);
@@ -122,6 +122,33 @@ describe("gpuaas up flags", () => {
     }
     assert.equal(result.stdout, "");
     assert.equal(existsSync(dataDir), false, "nothing was created");
+  });
+
+  it("refuses a TCP admin API for the edge it starts, with the other problems, before anything binds", async () => {
+    const dataDir = join(scratch, "edge-tcp-admin");
+    const result = await run([
+      "up",
+      "--data-dir",
+      dataDir,
+      "--edge-caddy",
+      "/usr/bin/caddy",
+      "--caddy-admin-url",
+      "http://127.0.0.1:2019",
+      "--edge-listen",
+      "127.0.0.1:70000",
+    ]);
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(
+      result.stderr,
+      /--caddy-admin-url \/ GPUAAS_CADDY_ADMIN_URL: with --edge-caddy the edge's admin API must be a unix socket .*reachable by every local user/,
+    );
+    assert.match(result.stderr, /--edge-listen \/ GPUAAS_EDGE_LISTEN: the port must be 1-65535/);
+    assert.equal(existsSync(dataDir), false, "nothing was created");
+    // A loopback TCP admin API stays fine for a Caddy the operator runs.
+    assert.ok(parse(["--caddy-admin-url", "http://127.0.0.1:2019"]).ok);
+    assert.ok(
+      parse(["--edge-caddy", "/usr/bin/caddy", "--caddy-admin-url", "unix:/run/a.sock"]).ok,
+    );
   });
 
   it("refuses an edge it cannot start before anything binds", async () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { request } from "node:http";
 import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -11,9 +11,13 @@ const bin = new URL("../dist/bin.js", import.meta.url).pathname;
 const dataDir = mkdtempSync(join(tmpdir(), "gpuaas-up-"));
 const started: ChildProcess[] = [];
 
+const busyDataDir = mkdtempSync(join(tmpdir(), "gpuaas-up-busy-"));
+
 after(() => {
   for (const child of started) child.kill("SIGKILL");
+  for (const pid of findCaddies(busyDataDir)) process.kill(pid, "SIGKILL");
   rmSync(dataDir, { recursive: true, force: true });
+  rmSync(busyDataDir, { recursive: true, force: true });
 });
 
 const caddyMissing =
@@ -204,7 +208,85 @@ describe("gpuaas up", () => {
     assert.throws(() => process.kill(current, 0), /ESRCH/, "gpuaas up stopped its Caddy");
     assert.equal(existsSync(socket), false);
   });
+
+  it("exits 1 naming the problem when its edge cannot start, leaving no Caddy and no restart running", {
+    skip: caddyMissing,
+    timeout: 90_000,
+  }, async () => {
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, "127.0.0.1", resolve));
+    const { port } = busy.address() as AddressInfo;
+    const caddy = spawnSync("sh", ["-c", "command -v caddy"], { encoding: "utf8" }).stdout.trim();
+    const child = spawn(
+      process.execPath,
+      [
+        bin,
+        "up",
+        "--data-dir",
+        busyDataDir,
+        "--port",
+        "0",
+        "--no-agent",
+        "--edge-caddy",
+        caddy,
+        "--edge-listen",
+        `127.0.0.1:${port}`,
+      ],
+      { env: { ...process.env, DATABASE_URL: "", GPUAAS_LOG_LEVEL: "warn" }, stdio: "pipe" },
+    );
+    started.push(child);
+    let stderr = "";
+    child.stderr?.on("data", (chunk) => {
+      stderr += String(chunk);
+    });
+    let stdout = "";
+    child.stdout?.on("data", (chunk) => {
+      stdout += String(chunk);
+    });
+    try {
+      // Without the fix the restart loop kept gpuaas up alive (and deaf to SIGINT) for ever.
+      const code = await new Promise<number | null | "still running">((resolve) => {
+        const timer = setTimeout(() => resolve("still running"), 45_000);
+        child.once("exit", (exitCode) => {
+          clearTimeout(timer);
+          resolve(exitCode);
+        });
+      });
+      assert.equal(code, 1, stderr);
+      assert.match(
+        stderr,
+        new RegExp(
+          `gpuaas up: the edge \\(.*caddy\\) did not start: .*127\\.0\\.0\\.1:${port}.*address already in use`,
+        ),
+      );
+      assert.doesNotMatch(stderr, /starting it again|caddy started again/);
+      assert.equal(stdout, "", "no summary: the control plane never started");
+      assert.equal(existsSync(join(busyDataDir, "edge", "caddy.pid")), false);
+      assert.deepEqual(findCaddies(busyDataDir), [], "no Caddy is left running");
+    } finally {
+      busy.close();
+    }
+  });
 });
+
+/** Pids of the Caddy processes whose command line names a bootstrap config under `dir`. */
+function findCaddies(dir: string): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    let cmdline = "";
+    try {
+      cmdline = readFileSync(`/proc/${name}/cmdline`, "utf8");
+    } catch {
+      continue;
+    }
+    const args = cmdline.split("\0");
+    if (args.some((arg) => arg.startsWith(dir) && arg.endsWith("caddy-bootstrap.json"))) {
+      pids.push(Number(name));
+    }
+  }
+  return pids;
+}
 
 /** A free TCP port on 127.0.0.1. */
 async function freePort(): Promise<number> {

@@ -121,14 +121,14 @@ export const SERVER_OPTIONS = {
     env: "GPUAAS_CADDY_ADMIN_URL",
     flag: "--caddy-admin-url",
     description:
-      "Caddy admin API of the edge (http://127.0.0.1:<port> or unix:<absolute socket path>; never another address). When set, the control plane applies managed routes to it. Empty: routes are stored but no edge is driven.",
+      "Caddy admin API of the edge (http://127.0.0.1:<port> or unix:<absolute socket path>; never another address; only a unix socket with --edge-caddy). When set, the control plane applies managed routes to it. Empty: routes are stored but no edge is driven.",
     schema: { type: "string", maxLength: 4096, default: "" },
   },
   edge_caddy: {
     env: "GPUAAS_EDGE_CADDY",
     flag: "--edge-caddy",
     description:
-      "Path of a caddy binary (e.g. /usr/bin/caddy): gpuaas up starts that Caddy as the managed-ingress edge, loads its base configuration through the admin API (a unix socket in <data-dir>/edge unless --caddy-admin-url names a loopback one), restarts it if it dies and stops it at exit. Empty: no edge is started (point --caddy-admin-url at a Caddy you run).",
+      "Path of a caddy binary (e.g. /usr/bin/caddy): gpuaas up starts that Caddy as the managed-ingress edge, loads its base configuration through the admin API (a unix socket in <data-dir>/edge unless --caddy-admin-url names another unix socket; never a TCP port), restarts it if it dies and stops it at exit. Empty: no edge is started (point --caddy-admin-url at a Caddy you run).",
     schema: { type: "string", maxLength: 4096, default: "" },
   },
   edge_listen: {
@@ -395,6 +395,22 @@ function checkEdgeOptions(raw: Readonly<Record<string, unknown>>): ConfigProblem
   const listen = /:(\d{1,5})$/.exec(typeof raw.edge_listen === "string" ? raw.edge_listen : "");
   if (listen !== null && !(Number(listen[1]) >= 1 && Number(listen[1]) <= 65535)) {
     problems.push({ option: label("edge_listen"), message: "the port must be 1-65535" });
+  }
+  const edgeCaddy = typeof raw.edge_caddy === "string" ? raw.edge_caddy : "";
+  const adminUrl = typeof raw.caddy_admin_url === "string" ? raw.caddy_admin_url : "";
+  // The edge gpuaas up starts takes any config its admin API is given, forward auth or not: a TCP
+  // port on loopback is open to every local user, a socket in a private directory is not. (Any
+  // non-loopback address is already refused for every edge.)
+  if (
+    edgeCaddy !== "" &&
+    adminUrl !== "" &&
+    !adminUrl.startsWith("unix:") &&
+    isAllowedAdminEndpoint(adminUrl)
+  ) {
+    problems.push({
+      option: label("caddy_admin_url"),
+      message: `with ${SERVER_OPTIONS.edge_caddy.flag} the edge's admin API must be a unix socket (unix:/absolute/path, in a directory only this user can enter) or left empty for <data-dir>/edge/caddy-admin.sock; a TCP port, even on loopback, is reachable by every local user`,
+    });
   }
   const cert = typeof raw.edge_tls_cert_file === "string" ? raw.edge_tls_cert_file : "";
   const key = typeof raw.edge_tls_key_file === "string" ? raw.edge_tls_key_file : "";

@@ -1,24 +1,28 @@
 /**
  * The managed-ingress edge of a single-host install (`gpuaas up --edge-caddy /usr/bin/caddy`): a
- * Caddy child process whose admin API is a unix socket in the data directory (or the loopback
- * `--caddy-admin-url`), started with a bootstrap config that only sets the admin listener, then
- * given the edge's base config (listener, optional TLS, the final 404 route) through `POST /load`.
- * The control plane's edge applier adds the routes. If Caddy dies it is started again with a
- * growing delay and `onRestart` asks for a reconcile; `stop` ends it by its pid.
+ * Caddy child process whose admin API is a unix socket in a directory private to this user (the
+ * data directory's `edge`, or the `unix:` `--caddy-admin-url`; never a TCP port, which every local
+ * user could reach), started with a bootstrap config that only sets the admin listener, then given
+ * the edge's base config (listener, optional TLS, the final 404 route) through `POST /load`. The
+ * control plane's edge applier adds the routes. If a Caddy that started dies it is started again
+ * with a growing delay and `onRestart` asks for a reconcile; a failed first start leaves nothing
+ * running; `stop` ends it by its pid. Caddy's log lines are passed on without request headers,
+ * query strings or anything shaped like a credential.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { access, constants, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { access, chmod, constants, lstat, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { FORWARD_AUTH_PATH, renderCaddyConfig } from "@gpuaas/ingress";
 import { createCaddyAdmin } from "@gpuaas/ingress/caddy-admin";
 import type { ServerConfig } from "../http/server-config.js";
+import { REDACTED, redactText } from "../reconcile/redact-secrets.js";
 
 /** Where the started edge's admin API is, as the admin client and as Caddy's `admin.listen`. */
 export interface EdgeAdminAddress {
-  /** `unix:/abs/path` or `http://127.0.0.1:<port>`: what `--caddy-admin-url` takes. */
+  /** `unix:/abs/path`: what `--caddy-admin-url` takes. */
   readonly endpoint: string;
-  /** The same address as Caddy's `admin.listen` (`unix//abs/path`, `127.0.0.1:<port>`). */
+  /** The same address as Caddy's `admin.listen` (`unix//abs/path`). */
   readonly listen: string;
 }
 
@@ -26,8 +30,9 @@ export interface EdgeAdminAddress {
 const MAX_SOCKET_PATH = 107;
 
 /**
- * The admin address of the edge `gpuaas up` starts: `--caddy-admin-url` when given (the config
- * already refused anything but loopback and unix sockets), else `<data-dir>/edge/caddy-admin.sock`.
+ * The admin address of the edge `gpuaas up` starts: `--caddy-admin-url` when given (with
+ * `--edge-caddy` the config refuses anything but a unix socket), else
+ * `<data-dir>/edge/caddy-admin.sock`.
  */
 export function toEdgeAdminAddress(config: ServerConfig): EdgeAdminAddress {
   const endpoint =
@@ -57,7 +62,7 @@ export async function checkEdgeStart(config: ServerConfig): Promise<string[]> {
   const { endpoint } = toEdgeAdminAddress(config);
   if (endpoint.startsWith("unix:") && endpoint.length - "unix:".length > MAX_SOCKET_PATH) {
     problems.push(
-      `--data-dir / GPUAAS_DATA_DIR: the edge's admin socket ${endpoint.slice(5)} is longer than ${MAX_SOCKET_PATH} bytes; use a shorter data directory or a loopback --caddy-admin-url`,
+      `--data-dir / GPUAAS_DATA_DIR: the edge's admin socket ${endpoint.slice(5)} is longer than ${MAX_SOCKET_PATH} bytes; use a shorter data directory or a shorter unix: --caddy-admin-url`,
     );
   }
   for (const [name, file] of [
@@ -77,13 +82,20 @@ export async function checkEdgeStart(config: ServerConfig): Promise<string[]> {
 /** Options of {@link startCaddyEdge}. */
 export interface CaddyEdgeOptions {
   readonly caddyBin: string;
-  /** Caddy's HOME, XDG dirs, bootstrap config and (by default) admin socket. */
+  /**
+   * Caddy's HOME, XDG dirs, bootstrap config and (by default) admin socket: made private to this
+   * user (0700) on every start, refused when somebody else owns it.
+   */
   readonly stateDir: string;
+  /** A unix socket only; its directory must be this user's and closed to everybody else. */
   readonly admin: EdgeAdminAddress;
   /** The edge listener, e.g. `127.0.0.1:8081` or `:443`. */
   readonly listen: string;
   readonly tls?: { readonly certificateFile: string; readonly keyFile: string };
-  /** Receives Caddy's warnings and errors (every line when `verbose`), and supervision notes. */
+  /**
+   * Receives Caddy's warnings and errors (every line when `verbose`), redacted (see
+   * {@link redactCaddyLogLine}), and supervision notes.
+   */
   readonly log: (line: string) => void;
   readonly verbose?: boolean;
   /** Called after Caddy was started again and has its base config: the routes must be re-added. */
@@ -113,11 +125,22 @@ const STABLE_AFTER_MS = 60_000;
 const alive = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
-/** Starts Caddy, loads the edge's base config and supervises it. Throws when the first start fails. */
+/**
+ * Starts Caddy, loads the edge's base config and supervises it. Throws when the first start fails,
+ * and then leaves no Caddy and no restart behind.
+ */
 export async function startCaddyEdge(options: CaddyEdgeOptions): Promise<CaddyEdge> {
+  if (!options.admin.endpoint.startsWith("unix:")) {
+    throw new Error(
+      `the edge's admin API must be a unix socket, not ${options.admin.endpoint}: a TCP port is open to every local user`,
+    );
+  }
   const version = readCaddyVersion(options.caddyBin);
-  await mkdir(options.stateDir, { recursive: true, mode: 0o700 });
-  const bootstrapFile = join(options.stateDir, "caddy-bootstrap.json");
+  const stateDir = resolve(options.stateDir);
+  await preparePrivateDir(stateDir);
+  const socketPath = options.admin.endpoint.slice("unix:".length);
+  if (resolve(dirname(socketPath)) !== stateDir) await checkPrivateDir(dirname(socketPath));
+  const bootstrapFile = join(stateDir, "caddy-bootstrap.json");
   await writeFile(
     bootstrapFile,
     JSON.stringify({ admin: { listen: options.admin.listen, config: { persist: false } } }),
@@ -147,72 +170,103 @@ export async function startCaddyEdge(options: CaddyEdgeOptions): Promise<CaddyEd
   let timer: NodeJS.Timeout | undefined;
   let tail = "";
 
-  const pidFile = join(options.stateDir, "caddy.pid");
+  const pidFile = join(stateDir, "caddy.pid");
   await stopLeftover(pidFile, bootstrapFile);
 
   const launch = async (): Promise<void> => {
     await clearStaleSocket(options.admin.endpoint);
+    if (stopping) throw new Error("the edge is stopping");
+    tail = "";
     const started = Date.now();
     const spawned = spawn(options.caddyBin, ["run", "--config", bootstrapFile], {
-      cwd: options.stateDir,
+      cwd: stateDir,
       env: {
         PATH: process.env.PATH ?? "/usr/bin:/bin",
-        HOME: options.stateDir,
-        XDG_CONFIG_HOME: join(options.stateDir, "config"),
-        XDG_DATA_HOME: join(options.stateDir, "data"),
+        HOME: stateDir,
+        XDG_CONFIG_HOME: join(stateDir, "config"),
+        XDG_DATA_HOME: join(stateDir, "data"),
       },
       stdio: ["ignore", "ignore", "pipe"],
     });
     child = spawned;
     alive.add(spawned);
-    await writeFile(pidFile, `${spawned.pid}\n`, { mode: 0o600 });
-    forwardLog(
-      spawned,
-      options,
-      (text) => {
-        tail = (tail + text).slice(-4000);
-      },
-      () => stopping,
-    );
-    const exited = new Promise<void>((done) => spawned.once("exit", () => done()));
-    spawned.once("error", () => undefined);
+    // Set once Caddy took the base config: only then is its death the supervisor's business. A
+    // start that fails is reported once, by this function's rejection (to the caller of the first
+    // start, or to the restart loop), never also by the exit handler.
+    let ready = false;
+    let spawnError: Error | undefined;
+    // "close" comes after the last stderr chunk, so a failure report has Caddy's last words.
+    const closed = new Promise<void>((done) => {
+      spawned.once("close", () => done());
+      spawned.once("error", (error) => {
+        spawnError = error;
+        if (spawned.pid === undefined) done();
+      });
+    });
     spawned.once("exit", (code, signal) => {
       alive.delete(spawned);
-      if (stopping || child !== spawned) return;
-      const ranMs = Date.now() - started;
-      if (ranMs > STABLE_AFTER_MS) delay = FIRST_RESTART_DELAY_MS;
+      if (!ready || stopping || child !== spawned) return;
+      if (Date.now() - started > STABLE_AFTER_MS) delay = FIRST_RESTART_DELAY_MS;
       options.log(
         `gpuaas edge: caddy (pid ${spawned.pid}) exited (${signal ?? `code ${code}`}); starting it again in ${delay} ms\n`,
       );
       scheduleRestart();
     });
-    const deadline = Date.now() + (options.startTimeoutMs ?? 15_000);
-    for (;;) {
-      if (spawned.exitCode !== null || spawned.signalCode !== null) {
-        throw new Error(`caddy exited during start-up:\n${tail.trim()}`);
+    forwardLog(
+      spawned,
+      options,
+      (line) => {
+        tail = `${tail}${line}\n`.slice(-4000);
+      },
+      () => stopping,
+    );
+    try {
+      if (spawned.pid === undefined) {
+        await closed;
+        throw spawnError ?? new Error(`${options.caddyBin} did not start`);
       }
-      try {
-        await admin.load(base);
-        return;
-      } catch (error) {
-        const rejected = (error as { code?: string }).code === "caddy_admin.rejected";
-        if (rejected || Date.now() > deadline) {
-          spawned.kill("SIGKILL");
-          await exited;
-          const why = error instanceof Error ? error.message : String(error);
-          throw new Error(`caddy did not take the edge's base config: ${why}\n${tail.trim()}`);
+      await writeFile(pidFile, `${spawned.pid}\n`, { mode: 0o600 });
+      const deadline = Date.now() + (options.startTimeoutMs ?? 15_000);
+      for (;;) {
+        if (spawned.exitCode !== null || spawned.signalCode !== null) {
+          await closed;
+          throw new Error(`caddy exited during start-up:\n${tail.trim()}`);
         }
-        await new Promise((done) => setTimeout(done, 50));
+        try {
+          await admin.load(base);
+          ready = true;
+          return;
+        } catch (error) {
+          const rejected = (error as { code?: string }).code === "caddy_admin.rejected";
+          if (rejected || Date.now() > deadline) {
+            const why = error instanceof Error ? error.message : String(error);
+            throw new Error(`caddy did not take the edge's base config: ${why}`);
+          }
+          await new Promise((done) => setTimeout(done, 50));
+        }
       }
+    } catch (error) {
+      if (spawned.exitCode === null && spawned.signalCode === null && spawned.pid !== undefined) {
+        spawned.kill("SIGKILL");
+        await closed;
+      }
+      alive.delete(spawned);
+      const last = tail.trim();
+      const message = error instanceof Error ? error.message : String(error);
+      throw new Error(message.includes(last) ? message : `${message}\n${last}`);
     }
   };
 
+  // Idempotent: at most one restart is ever pending, however many paths ask for it.
   const scheduleRestart = (): void => {
+    if (stopping || timer !== undefined) return;
     timer = setTimeout(() => {
       timer = undefined;
       if (stopping) return;
+      delay = Math.min(delay * 2, MAX_RESTART_DELAY_MS);
       launch().then(
         () => {
+          if (stopping) return;
           restarts += 1;
           options.log(`gpuaas edge: caddy started again (pid ${child?.pid}); re-adding routes\n`);
           options.onRestart?.();
@@ -225,11 +279,20 @@ export async function startCaddyEdge(options: CaddyEdgeOptions): Promise<CaddyEd
           scheduleRestart();
         },
       );
-      delay = Math.min(delay * 2, MAX_RESTART_DELAY_MS);
     }, delay);
   };
 
-  await launch();
+  try {
+    await launch();
+  } catch (error) {
+    stopping = true;
+    if (child !== undefined) {
+      // The killed Caddy could not remove its socket; nobody else answered on it (launch checked).
+      await rm(pidFile, { force: true });
+      await rm(socketPath, { force: true });
+    }
+    throw error;
+  }
   return {
     pid: () => child?.pid ?? 0,
     restarts: () => restarts,
@@ -238,8 +301,12 @@ export async function startCaddyEdge(options: CaddyEdgeOptions): Promise<CaddyEd
     async stop() {
       stopping = true;
       if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
       const current = child;
-      if (current === undefined || current.exitCode !== null || current.signalCode !== null) return;
+      if (current === undefined || current.exitCode !== null || current.signalCode !== null) {
+        await rm(pidFile, { force: true });
+        return;
+      }
       const exited = new Promise<void>((done) => current.once("exit", () => done()));
       current.kill("SIGTERM");
       const killed = await Promise.race([
@@ -253,6 +320,40 @@ export async function startCaddyEdge(options: CaddyEdgeOptions): Promise<CaddyEd
       await rm(pidFile, { force: true });
     },
   };
+}
+
+/**
+ * Makes `dir` a directory private to this user: created 0700, chmod 0700 when it already existed
+ * with a looser mode, refused when it is not a directory (a symlink included) or somebody else
+ * owns it. Caddy's admin socket lives there: whoever reaches it can load any config.
+ */
+async function preparePrivateDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const stat = await lstat(dir);
+  const uid = process.getuid?.();
+  if (!stat.isDirectory() || (uid !== undefined && stat.uid !== uid)) {
+    throw new Error(`${dir} is not a directory owned by this user; refusing to put the edge there`);
+  }
+  if ((stat.mode & 0o777) !== 0o700) await chmod(dir, 0o700);
+}
+
+/**
+ * Refuses an admin socket directory the operator chose (`--caddy-admin-url unix:…`) unless it is
+ * this user's and closed to everybody else; it is not ours to chmod.
+ */
+async function checkPrivateDir(dir: string): Promise<void> {
+  const stat = await lstat(dir).catch(() => undefined);
+  const uid = process.getuid?.();
+  if (stat === undefined || !stat.isDirectory() || (uid !== undefined && stat.uid !== uid)) {
+    throw new Error(
+      `the edge's admin socket directory ${dir} is not a directory owned by this user`,
+    );
+  }
+  if ((stat.mode & 0o077) !== 0) {
+    throw new Error(
+      `the edge's admin socket directory ${dir} is open to other users (mode ${(stat.mode & 0o777).toString(8)}); chmod 700 it`,
+    );
+  }
 }
 
 /**
@@ -313,36 +414,86 @@ async function clearStaleSocket(endpoint: string): Promise<void> {
   await rm(path, { force: true });
 }
 
+// Fields of Caddy's log entries dropped whole: request and response headers carry cookies, the
+// user's bearer token, the identity assertion.
+const DROPPED_LOG_FIELDS = new Set(["headers", "resp_headers", "Header"]);
+
+/**
+ * One of Caddy's log lines as `gpuaas up` shows it: in a JSON entry, no request or response
+ * headers and no query string on a `uri` (the one-time sign-in ticket travels there); then
+ * anything shaped like a bearer token or a JWT replaced, in JSON and plain lines alike.
+ *
+ * @example
+ * redactCaddyLogLine('{"request":{"uri":"/cb?ticket=x","headers":{"Cookie":["a"]}}}')
+ * // '{"request":{"uri":"/cb?[REDACTED]"}}'
+ */
+export function redactCaddyLogLine(line: string): string {
+  let text = line;
+  try {
+    const entry: unknown = JSON.parse(line);
+    if (typeof entry === "object" && entry !== null) text = JSON.stringify(scrubLogEntry(entry, 0));
+  } catch {
+    // not JSON: Caddy's own start-up failure text
+  }
+  return redactText(text);
+}
+
+function scrubLogEntry(value: unknown, depth: number): unknown {
+  if (typeof value !== "object" || value === null) return value;
+  if (depth > 16) return REDACTED;
+  if (Array.isArray(value)) return value.map((item) => scrubLogEntry(item, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) {
+    if (DROPPED_LOG_FIELDS.has(key)) continue;
+    if (key === "uri" && typeof item === "string") {
+      const query = item.indexOf("?");
+      out[key] = query < 0 ? item : `${item.slice(0, query)}?${REDACTED}`;
+    } else {
+      out[key] = scrubLogEntry(item, depth + 1);
+    }
+  }
+  return out;
+}
+
 const LOUD_LEVELS = new Set(["warn", "error", "fatal", "panic"]);
 // Warnings the edge's own choices cause: the renderer turns automatic HTTPS off on purpose.
 const EXPECTED_WARNINGS = new Set(["automatic HTTPS is completely disabled for server"]);
 
-/** Passes Caddy's warnings and errors on (every line when verbose); keeps the rest for failures. */
+/**
+ * Passes Caddy's warnings and errors on (every line when verbose), each redacted, and keeps every
+ * redacted line for a failure report.
+ */
 function forwardLog(
   child: ChildProcess,
   options: CaddyEdgeOptions,
-  keep: (text: string) => void,
+  keep: (line: string) => void,
   stopping: () => boolean,
 ): void {
   let partial = "";
+  const pass = (line: string): void => {
+    if (line.trim() === "") return;
+    let level = "error";
+    let message = "";
+    try {
+      const entry = JSON.parse(line) as { level?: unknown; msg?: unknown };
+      level = String(entry.level ?? "");
+      message = String(entry.msg ?? "");
+    } catch {
+      // not JSON: Caddy's own start-up failure text; always worth showing
+    }
+    const shown = redactCaddyLogLine(line);
+    keep(shown);
+    const loud = LOUD_LEVELS.has(level) && !EXPECTED_WARNINGS.has(message) && !stopping();
+    if (options.verbose === true || loud) options.log(`${shown}\n`);
+  };
   child.stderr?.setEncoding("utf8");
   child.stderr?.on("data", (chunk: string) => {
-    keep(chunk);
     const lines = (partial + chunk).split("\n");
     partial = lines.pop() ?? "";
-    for (const line of lines) {
-      if (line.trim() === "") continue;
-      let level = "error";
-      let message = "";
-      try {
-        const entry = JSON.parse(line) as { level?: unknown; msg?: unknown };
-        level = String(entry.level ?? "");
-        message = String(entry.msg ?? "");
-      } catch {
-        // not JSON: Caddy's own start-up failure text; always worth showing
-      }
-      const loud = LOUD_LEVELS.has(level) && !EXPECTED_WARNINGS.has(message) && !stopping();
-      if (options.verbose === true || loud) options.log(`${line}\n`);
-    }
+    for (const line of lines) pass(line);
+  });
+  child.stderr?.on("end", () => {
+    pass(partial);
+    partial = "";
   });
 }
