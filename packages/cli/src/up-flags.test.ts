@@ -80,6 +80,47 @@ describe("gpuaas up flags", () => {
     assert.ok(Object.isFrozen(config.managed_ingress_host_map));
   });
 
+  it("points browsers at the edge gpuaas up runs unless the operator says otherwise", () => {
+    const configOf = (loaded: ReturnType<typeof loadServerConfig>) => {
+      assert.ok(loaded.ok, JSON.stringify(loaded));
+      return loaded.config;
+    };
+    const plain = configOf(
+      parse(["--edge-caddy", "/usr/bin/caddy", "--edge-listen", "127.0.0.1:9443"]),
+    );
+    assert.equal(plain.ingress_public_scheme, "http");
+    assert.equal(plain.ingress_public_port, 9443);
+    assert.equal(configOf(parse(["--edge-caddy", "/usr/bin/caddy"])).ingress_public_port, 8081);
+    const tls = configOf(
+      loadServerConfig({
+        env: {
+          GPUAAS_EDGE_TLS_CERT_FILE: "/etc/edge/cert.pem",
+          GPUAAS_EDGE_TLS_KEY_FILE: "/etc/edge/key.pem",
+        },
+        flags: toServerFlags({ edgeCaddy: "/usr/bin/caddy", edgeListen: ":443" }),
+      }),
+    );
+    assert.equal(tls.ingress_public_scheme, "https");
+    assert.equal(tls.ingress_public_port, 443);
+    // Behind a proxy the operator's values stand.
+    const proxied = configOf(
+      parse([
+        "--edge-caddy",
+        "/usr/bin/caddy",
+        "--ingress-public-scheme",
+        "https",
+        "--ingress-public-port",
+        "0",
+      ]),
+    );
+    assert.equal(proxied.ingress_public_scheme, "https");
+    assert.equal(proxied.ingress_public_port, 0);
+    // Without an edge of its own, nothing is derived.
+    const none = configOf(parse(["--edge-listen", "127.0.0.1:9443"]));
+    assert.equal(none.ingress_public_scheme, "https");
+    assert.equal(none.ingress_public_port, 0);
+  });
+
   it("leaves options that were not given to the config file and the environment", () => {
     assert.deepEqual(toServerFlags({ port: "0", profiles: "/p", agent: true }), { port: "0" });
     const fromEnv = loadServerConfig({

@@ -87,13 +87,14 @@ export const SERVER_OPTIONS = {
     env: "GPUAAS_INGRESS_PUBLIC_SCHEME",
     flag: "--ingress-public-scheme",
     description:
-      "Scheme browsers use to reach managed endpoints (http only where TLS ends in front of the edge, or in tests).",
+      "Scheme browsers use to reach managed endpoints (http only where TLS ends in front of the edge, or in tests). Default https; with --edge-caddy, the edge's own (https with --edge-tls-cert-file, else http).",
     schema: { type: "string", enum: ["https", "http"], default: "https" },
   },
   ingress_public_port: {
     env: "GPUAAS_INGRESS_PUBLIC_PORT",
     flag: "--ingress-public-port",
-    description: "Port browsers use to reach the edge; 0 means the scheme's default (443 or 80).",
+    description:
+      "Port browsers use to reach the edge; 0 means the scheme's default (443 or 80). With --edge-caddy, default the port of --edge-listen.",
     schema: { type: "integer", minimum: 0, maximum: 65535, default: 0 },
   },
   ingress_access: {
@@ -310,6 +311,27 @@ const validate = ajv.compile({
 });
 
 /**
+ * With an edge that `gpuaas up` runs (`edge_caddy`), the address browsers use defaults to that
+ * edge's: `http` unless it serves TLS, on its listen port. Only what the operator left unset is
+ * filled in; behind a proxy or a port mapping they set both.
+ */
+function deriveEdgeAddress(raw: Record<string, unknown>): void {
+  if (typeof raw.edge_caddy !== "string" || raw.edge_caddy === "") return;
+  if (raw.ingress_public_scheme === undefined) {
+    const tls = typeof raw.edge_tls_cert_file === "string" && raw.edge_tls_cert_file !== "";
+    raw.ingress_public_scheme = tls ? "https" : "http";
+  }
+  if (raw.ingress_public_port === undefined) {
+    const listen =
+      typeof raw.edge_listen === "string"
+        ? raw.edge_listen
+        : SERVER_OPTIONS.edge_listen.schema.default;
+    const port = Number(/:(\d{1,5})$/.exec(listen)?.[1]);
+    if (Number.isInteger(port) && port > 0 && port <= 65535) raw.ingress_public_port = port;
+  }
+}
+
+/**
  * Builds the configuration from (in rising precedence) a config file's object, the environment
  * and command-line values, validates it all at once and freezes it. Pure: callers read the file
  * and pass `process.env`.
@@ -333,6 +355,7 @@ export function loadServerConfig(sources: {
     if (fromFlag !== undefined)
       raw[name] = typeof fromFlag === "string" ? parseText(fromFlag, problems, spec) : fromFlag;
   }
+  deriveEdgeAddress(raw);
   if (!validate(raw)) {
     for (const error of validate.errors ?? []) {
       const name = error.instancePath.split("/")[1] as OptionName | undefined;
