@@ -118,15 +118,39 @@ describe("createPodmanService", () => {
     });
     try {
       await assert.rejects(service.ready(), /no-such-podman is not on PATH/);
-      const started = Date.now();
       await assert.rejects(service.ready(), /not on PATH/);
-      assert.ok(Date.now() - started < 100, "no second attempt inside the back-off");
       assert.equal(service.pid(), undefined);
     } finally {
       await service.stop();
       await rm(dir, { recursive: true, force: true });
     }
     await assert.rejects(service.ready(), /stopped/);
+  });
+
+  it("makes no second attempt inside the back-off after a failed start", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "gpuaas-svc-"));
+    const starts = join(dir, "starts");
+    const fake = join(dir, "failing-podman");
+    await writeFile(
+      fake,
+      `#!${process.execPath}\nrequire("node:fs").appendFileSync(${JSON.stringify(starts)}, "start\\n");\nprocess.exit(125);\n`,
+    );
+    await chmod(fake, 0o755);
+    const service = createPodmanService({
+      binary: fake,
+      socketPath: join(dir, "podman", "podman.sock"),
+      startTimeoutMs: 5_000,
+      backoff: { minMs: 60_000 },
+    });
+    try {
+      await assert.rejects(service.ready());
+      assert.equal(await countLines(starts), 1);
+      await assert.rejects(service.ready());
+      assert.equal(await countLines(starts), 1, "no second start inside the back-off");
+    } finally {
+      await service.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("backs off a service that keeps dying, and says so once per back-off step", async () => {
