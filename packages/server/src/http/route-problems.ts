@@ -1,6 +1,8 @@
 /** Helpers the operator routes share: naming the caller in the audit log, collecting problems. */
 import type { Issue } from "@gpuaas/contract";
-import type { Principal } from "../store/types.js";
+import type { FastifyRequest } from "fastify";
+import { appendAudit, type StoreDb } from "../store/index.js";
+import type { JsonObject, Principal } from "../store/types.js";
 import { ApiError, type ApiErrorCode } from "./api-error.js";
 
 /** One problem with a request, at a JSON pointer into it (`/body/digest`). */
@@ -16,6 +18,25 @@ export function toActor(principal: Principal | undefined): string {
   return principal.kind === "user"
     ? `user:${principal.user.id}`
     : `service_account:${principal.service_account.id}`;
+}
+
+/** Records what the caller of `request` did, under the request's correlation id. */
+export async function auditRequest(
+  db: StoreDb,
+  request: FastifyRequest,
+  action: string,
+  target: string,
+  projectId: string | null,
+  data: JsonObject = {},
+): Promise<void> {
+  await appendAudit(db, {
+    actor: toActor(request.principal),
+    action,
+    target,
+    project_id: projectId,
+    correlation_id: request.id,
+    data,
+  });
 }
 
 /**

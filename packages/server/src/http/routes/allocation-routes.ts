@@ -8,7 +8,6 @@ import {
 } from "@gpuaas/contract";
 import type { FastifyInstance } from "fastify";
 import {
-  appendAudit,
   createAllocation,
   createBootstrapToken,
   createNode,
@@ -31,7 +30,12 @@ import {
 } from "../../store/types.js";
 import { ApiError } from "../api-error.js";
 import type { AppContext } from "../build-app.js";
-import { isNonEmpty, type RequestProblem, toActor, toProblemError } from "../route-problems.js";
+import {
+  auditRequest,
+  isNonEmpty,
+  type RequestProblem,
+  toProblemError,
+} from "../route-problems.js";
 import {
   errorResponses,
   idSchema,
@@ -176,7 +180,7 @@ export function registerAllocationRoutes(api: FastifyInstance, context: AppConte
         name: request.body.name,
         ...(request.body.inventory !== undefined ? { inventory: request.body.inventory } : {}),
       });
-      await audit(request.principal, request.id, "node.registered", `node:${node.id}`, null, {
+      await auditRequest(db, request, "node.registered", `node:${node.id}`, null, {
         name: node.name,
       });
       return reply.status(201).send(node);
@@ -234,7 +238,7 @@ export function registerAllocationRoutes(api: FastifyInstance, context: AppConte
         to: request.body.to,
         now: context.now(),
       });
-      await audit(request.principal, request.id, `node.${node.state}`, `node:${node.id}`, null, {
+      await auditRequest(db, request, `node.${node.state}`, `node:${node.id}`, null, {
         from: before.state,
         to: node.state,
       });
@@ -284,17 +288,10 @@ export function registerAllocationRoutes(api: FastifyInstance, context: AppConte
         now: context.now(),
       });
       // The plaintext is in the response only; the audit record names the token by id.
-      await audit(
-        request.principal,
-        request.id,
-        "node.bootstrap_token_created",
-        `node:${node.id}`,
-        null,
-        {
-          token_id: created.id,
-          expires_at: created.expires_at,
-        },
-      );
+      await auditRequest(db, request, "node.bootstrap_token_created", `node:${node.id}`, null, {
+        token_id: created.id,
+        expires_at: created.expires_at,
+      });
       return reply.status(201).header("cache-control", "no-store").send({
         id: created.id,
         node_id: created.node_id,
@@ -372,9 +369,9 @@ export function registerAllocationRoutes(api: FastifyInstance, context: AppConte
         memory_gib: body.memory_gib,
         storage_modes: body.storage_modes,
       });
-      await audit(
-        request.principal,
-        request.id,
+      await auditRequest(
+        db,
+        request,
         "allocation.created",
         `allocation:${allocation.id}`,
         allocation.project_id,
@@ -464,9 +461,9 @@ export function registerAllocationRoutes(api: FastifyInstance, context: AppConte
         to: request.body.to,
         now: context.now(),
       });
-      await audit(
-        request.principal,
-        request.id,
+      await auditRequest(
+        db,
+        request,
         `allocation.${allocation.state}`,
         `allocation:${allocation.id}`,
         allocation.project_id,
@@ -544,23 +541,5 @@ export function registerAllocationRoutes(api: FastifyInstance, context: AppConte
       }
     }
     return taken.sort((a, b) => a.index - b.index);
-  }
-
-  async function audit(
-    principal: Parameters<typeof toActor>[0],
-    correlationId: string,
-    action: string,
-    target: string,
-    projectId: string | null,
-    data: JsonObject,
-  ): Promise<void> {
-    await appendAudit(db, {
-      actor: toActor(principal),
-      action,
-      target,
-      project_id: projectId,
-      correlation_id: correlationId,
-      data,
-    });
   }
 }

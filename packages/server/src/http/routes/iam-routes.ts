@@ -1,6 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import {
-  appendAudit,
   createMembership,
   createOrganization,
   createProject,
@@ -26,7 +25,6 @@ import {
 import type {
   ApiToken,
   CreatedApiToken,
-  JsonObject,
   Membership,
   Principal,
   Project,
@@ -36,7 +34,7 @@ import type {
 } from "../../store/types.js";
 import { ApiError } from "../api-error.js";
 import type { AppContext } from "../build-app.js";
-import { toActor } from "../route-problems.js";
+import { auditRequest } from "../route-problems.js";
 import {
   errorResponses,
   idSchema,
@@ -142,7 +140,7 @@ async function mintToken(
       name: input.body.name,
       expires_at: expiresAt,
     });
-    await audit(tx, request, "token.minted", `token:${minted.token.id}`, input.project_id, {
+    await auditRequest(tx, request, "token.minted", `token:${minted.token.id}`, input.project_id, {
       owner:
         input.owner.kind === "user"
           ? `user:${input.owner.user_id}`
@@ -152,24 +150,6 @@ async function mintToken(
     return minted;
   });
   return reply.status(201).header("cache-control", "no-store").send(created);
-}
-
-async function audit(
-  db: StoreDb,
-  request: FastifyRequest,
-  action: string,
-  target: string,
-  projectId: string | null,
-  data: JsonObject = {},
-): Promise<void> {
-  await appendAudit(db, {
-    actor: toActor(request.principal),
-    action,
-    target,
-    project_id: projectId,
-    correlation_id: request.id,
-    data,
-  });
 }
 
 /** The service account `id` of project `projectId`; `resource.not_found` for any other. */
@@ -342,7 +322,7 @@ export function registerIamRoutes(api: FastifyInstance, context: AppContext): vo
       }
       return inTransaction(db, async (tx) => {
         const revoked = await revokeToken(tx, token.id, context.now());
-        await audit(tx, request, "token.revoked", `token:${token.id}`, null);
+        await auditRequest(tx, request, "token.revoked", `token:${token.id}`, null);
         return revoked;
       });
     },
@@ -367,7 +347,9 @@ export function registerIamRoutes(api: FastifyInstance, context: AppContext): vo
     async (request, reply) => {
       const org = await inTransaction(db, async (tx) => {
         const created = await createOrganization(tx, request.body);
-        await audit(tx, request, "org.created", `org:${created.id}`, null, { slug: created.slug });
+        await auditRequest(tx, request, "org.created", `org:${created.id}`, null, {
+          slug: created.slug,
+        });
         return created;
       });
       return reply.status(201).send(org);
@@ -410,7 +392,7 @@ export function registerIamRoutes(api: FastifyInstance, context: AppContext): vo
       }
       const project = await inTransaction(db, async (tx) => {
         const created = await createProject(tx, { org_id: request.params.org_id, ...request.body });
-        await audit(tx, request, "project.created", `project:${created.id}`, created.id, {
+        await auditRequest(tx, request, "project.created", `project:${created.id}`, created.id, {
           slug: created.slug,
         });
         return created;
@@ -460,7 +442,7 @@ export function registerIamRoutes(api: FastifyInstance, context: AppContext): vo
           org_id,
           role: "org_admin",
         });
-        await audit(tx, request, "membership.granted", `membership:${created.id}`, null, {
+        await auditRequest(tx, request, "membership.granted", `membership:${created.id}`, null, {
           user_id: created.user_id,
           role: created.role,
           org_id,
@@ -504,7 +486,7 @@ export function registerIamRoutes(api: FastifyInstance, context: AppContext): vo
       );
       await inTransaction(db, async (tx) => {
         await deleteMembership(tx, membership.id);
-        await audit(
+        await auditRequest(
           tx,
           request,
           "membership.removed",
@@ -543,7 +525,7 @@ export function registerIamRoutes(api: FastifyInstance, context: AppContext): vo
     async (request, reply) => {
       const user = await inTransaction(db, async (tx) => {
         const created = await createUser(tx, request.body);
-        await audit(tx, request, "user.created", `user:${created.id}`, null, {
+        await auditRequest(tx, request, "user.created", `user:${created.id}`, null, {
           platform_role: created.platform_role,
         });
         return created;
@@ -601,10 +583,17 @@ export function registerIamRoutes(api: FastifyInstance, context: AppContext): vo
           project_id,
           role: request.body.role,
         });
-        await audit(tx, request, "membership.granted", `membership:${created.id}`, project_id, {
-          user_id: created.user_id,
-          role: created.role,
-        });
+        await auditRequest(
+          tx,
+          request,
+          "membership.granted",
+          `membership:${created.id}`,
+          project_id,
+          {
+            user_id: created.user_id,
+            role: created.role,
+          },
+        );
         return created;
       });
       return reply.status(201).send(membership);
@@ -643,10 +632,17 @@ export function registerIamRoutes(api: FastifyInstance, context: AppContext): vo
       const membership = await loadMembership(db, { project_id }, membership_id);
       await inTransaction(db, async (tx) => {
         await deleteMembership(tx, membership.id);
-        await audit(tx, request, "membership.removed", `membership:${membership.id}`, project_id, {
-          user_id: membership.user_id,
-          role: membership.role,
-        });
+        await auditRequest(
+          tx,
+          request,
+          "membership.removed",
+          `membership:${membership.id}`,
+          project_id,
+          {
+            user_id: membership.user_id,
+            role: membership.role,
+          },
+        );
       });
       return reply.status(204).send();
     },
@@ -680,7 +676,7 @@ export function registerIamRoutes(api: FastifyInstance, context: AppContext): vo
       const { project_id } = request.params;
       const account = await inTransaction(db, async (tx) => {
         const created = await createServiceAccount(tx, { project_id, ...request.body });
-        await audit(
+        await auditRequest(
           tx,
           request,
           "service_account.created",
@@ -780,7 +776,7 @@ export function registerIamRoutes(api: FastifyInstance, context: AppContext): vo
       }
       return inTransaction(db, async (tx) => {
         const revoked = await revokeToken(tx, token.id, context.now());
-        await audit(tx, request, "token.revoked", `token:${token.id}`, project_id);
+        await auditRequest(tx, request, "token.revoked", `token:${token.id}`, project_id);
         return revoked;
       });
     },
